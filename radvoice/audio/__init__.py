@@ -1,0 +1,1 @@
+"""radvoice.audio."""
