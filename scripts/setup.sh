@@ -13,7 +13,7 @@ DEB_PACKAGES=(
   # audio: PortAudio through PulseAudio (a null sink stands in for a microphone in tests)
   pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libsndfile1 sox
   # text to speech engines used by the corpus generator
-  espeak-ng flite festival
+  espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
   # USB HID dictation microphones
   libhidapi-hidraw0
 )

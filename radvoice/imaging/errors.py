@@ -21,3 +21,15 @@ class UnsupportedFormatError(ImageReadError):
 
 class TooLargeError(ImageReadError):
     """The volume would not fit in the memory available."""
+
+
+class MissingPathError(ImageReadError):
+    """The path does not exist."""
+
+
+class NoImageError(EmptyInputError):
+    """A folder holds files, but none of them is an image this reader understands."""
+
+
+class SeriesNotFoundError(ImageReadError):
+    """The requested DICOM series is not in the folder."""

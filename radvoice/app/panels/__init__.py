@@ -1,0 +1,1 @@
+"""Side panels: findings, prior cases, push-to-talk."""

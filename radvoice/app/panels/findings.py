@@ -1,0 +1,122 @@
+"""Findings panel: a horizontal bar chart of the 18 CT-RATE label probabilities.
+
+Sorted by probability, the queried label first and highlighted, thresholds as tick marks.
+Until a model has answered it shows an empty state, never placeholder numbers.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget  # noqa: E402
+
+from radvoice.app.qt_bridge import GuiListener  # noqa: E402
+from radvoice.app.state import FindingsState  # noqa: E402
+
+ABOVE = (226, 122, 58)
+BELOW = (88, 118, 160)
+QUERIED_PEN = (250, 220, 90)
+
+
+def display_order(
+    probabilities: dict[str, float], queried: str | None
+) -> list[tuple[str, float]]:
+    """Labels top to bottom: the queried label first, then by descending probability."""
+    items = sorted(probabilities.items(), key=lambda kv: (-kv[1], kv[0]))
+    if queried is not None and queried in probabilities:
+        items = [(queried, probabilities[queried])] + [kv for kv in items if kv[0] != queried]
+    return items
+
+
+class FindingsPanel(QWidget):
+    """Shows a :class:`FindingsState`; updates on the GUI thread."""
+
+    def __init__(self, state: FindingsState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.order: list[tuple[str, float]] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.stack = QStackedWidget()
+        self.empty = QLabel()
+        self.empty.setObjectName("emptyState")
+        self.empty.setWordWrap(True)
+        self.stack.addWidget(self.empty)
+
+        self.plot = pg.PlotWidget(background=(28, 29, 32))
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.getViewBox().invertY(True)
+        self.plot.setXRange(0.0, 1.0, padding=0.02)
+        self.plot.setLabel("bottom", "probability")
+        self.plot.showGrid(x=True, y=False, alpha=0.2)
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7)
+        self.plot.addItem(self.bars)
+        self.markers = pg.ScatterPlotItem(symbol="|", size=16, pen=pg.mkPen("w", width=2))
+        self.plot.addItem(self.markers)
+        self.stack.addWidget(self.plot)
+        layout.addWidget(self.stack, 1)
+
+        self._listeners = [
+            GuiListener(state.events.changed, lambda _v: self.refresh(), self),
+        ]
+        self.refresh()
+
+    def detach(self) -> None:
+        for listener in self._listeners:
+            listener.detach()
+
+    @property
+    def showing_empty_state(self) -> bool:
+        return self.stack.currentWidget() is self.empty
+
+    def refresh(self) -> None:
+        st = self.state
+        probs = st.probabilities
+        if not probs:
+            self.order = []
+            self.empty.setText(st.status)
+            self.status.setText("")
+            self.stack.setCurrentWidget(self.empty)
+            return
+        thresholds = st.thresholds
+        queried = st.queried_label
+        self.order = display_order(probs, queried)
+        n = len(self.order)
+        ys = list(range(n))
+        widths = [p for _label, p in self.order]
+        brushes = [
+            pg.mkBrush(*(ABOVE if p >= thresholds.get(label, 0.5) else BELOW))
+            for label, p in self.order
+        ]
+        pens = [
+            pg.mkPen(QUERIED_PEN, width=2) if label == queried else pg.mkPen(None)
+            for label, _p in self.order
+        ]
+        self.bars.setOpts(x0=[0.0] * n, y=ys, width=widths, height=0.7, brushes=brushes, pens=pens)
+        marks = [(thresholds[label], y) for y, (label, _p) in enumerate(self.order) if label in thresholds]
+        self.markers.setData(x=[m[0] for m in marks], y=[m[1] for m in marks])
+        axis = self.plot.getAxis("left")
+        axis.setTicks([[(y, _tick(label, p)) for y, (label, p) in enumerate(self.order)]])
+        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        lines = []
+        if queried is not None:
+            p = probs[queried]
+            thr = thresholds.get(queried)
+            verdict = "" if thr is None else (" — above threshold" if p >= thr else " — below threshold")
+            lines.append(f"<b>{queried}</b>: {p:.2f}{verdict}")
+        if st.status:
+            lines.append(st.status)
+        self.status.setText("<br>".join(lines))
+        self.stack.setCurrentWidget(self.plot)
+
+
+def _tick(label: str, p: float) -> str:
+    return f"{label}  {p:.2f}"

@@ -1,0 +1,78 @@
+"""VTK plumbing shared by the views: the Qt widget class, numpy <-> VTK, capture, GL checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import vtkmodules.qt
+
+vtkmodules.qt.PyQtImpl = "PySide6"  # must precede the QVTKRenderWindowInteractor import
+
+import vtkmodules.vtkInteractionStyle  # noqa: E402,F401 - registers interactor styles
+import vtkmodules.vtkRenderingFreeType  # noqa: E402,F401 - text actors
+import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401 - the OpenGL back end
+import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: E402,F401 - volume mappers
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy  # noqa: E402
+from vtkmodules.vtkCommonDataModel import vtkImageData  # noqa: E402
+from vtkmodules.vtkIOImage import vtkPNGWriter  # noqa: E402,F401 - re-exported for callers
+from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter  # noqa: E402
+
+__all__ = [
+    "QVTKRenderWindowInteractor",
+    "capture_rgb",
+    "image_data_from_array",
+    "is_software_renderer",
+    "gl_renderer_name",
+]
+
+_SOFTWARE_HINTS = ("llvmpipe", "softpipe", "swrast", "software", "lavapipe")
+
+
+def image_data_from_array(
+    array: np.ndarray, spacing: tuple[float, float, float], origin: tuple[float, float, float]
+) -> vtkImageData:
+    """A vtkImageData over a C-ordered ``(z, y, x)`` array (shares memory: keep ``array``)."""
+    arr = np.ascontiguousarray(array)
+    nz, ny, nx = arr.shape
+    image = vtkImageData()
+    image.SetDimensions(nx, ny, nz)
+    image.SetSpacing(*spacing)
+    image.SetOrigin(*origin)
+    scalars = numpy_to_vtk(arr.ravel(order="C"), deep=False)
+    scalars.SetName("HU")
+    image.GetPointData().SetScalars(scalars)
+    image._numpy_ref = arr  # type: ignore[attr-defined] - keeps the buffer alive
+    return image
+
+
+def gl_renderer_name(window: vtkRenderWindow) -> str:
+    """The OpenGL renderer string (e.g. 'llvmpipe (LLVM 15.0.6, 256 bits)'), '' if unknown."""
+    try:
+        report = window.ReportCapabilities() or ""
+    except Exception:  # noqa: BLE001 - some back ends cannot report
+        return ""
+    for line in report.splitlines():
+        if "renderer string" in line.lower():
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def is_software_renderer(window: vtkRenderWindow) -> bool:
+    """True on Mesa llvmpipe and friends (no GPU): use CPU ray casting there."""
+    name = gl_renderer_name(window).lower()
+    return not name or any(h in name for h in _SOFTWARE_HINTS)
+
+
+def capture_rgb(window: vtkRenderWindow) -> np.ndarray:
+    """Render and read back the window as an ``(h, w, 3)`` uint8 array, top row first."""
+    window.Render()
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(window)
+    grab.SetInputBufferTypeToRGB()
+    grab.ReadFrontBufferOff()
+    grab.ShouldRerenderOff()
+    grab.Update()
+    out = grab.GetOutput()
+    w, h, _ = out.GetDimensions()
+    arr = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[:, :, :3]
+    return np.ascontiguousarray(arr[::-1])

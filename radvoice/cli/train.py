@@ -1,0 +1,67 @@
+"""``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``.
+
+Runs unchanged under ``torchrun --nproc_per_node N -m radvoice.cli.main train ...`` (DDP).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train the CT-text teacher or the speech student")
+    p.add_argument("what", choices=("teacher", "student"), help="which model to train")
+    p.add_argument(
+        "--config", required=True, help="config JSON (or a bundled name, e.g. teacher_tiny)"
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="corpus folder, CT-RATE folder, synthetic:N or toy:N",
+    )
+    p.add_argument("--out", help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--export", help="folder for the exported model (default OUT/model)")
+    p.add_argument("--cache", help="grid/text cache folder (default OUT/cache)")
+    p.add_argument(
+        "--teacher", help="student only: the teacher model folder (default models/teacher)"
+    )
+    p.add_argument("--max-steps", type=int, help="override train.max_steps")
+    p.add_argument("--threads", type=int, help="override train.num_threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from radvoice.training.config import load_config
+
+    cfg = load_config(args.config)
+    if args.max_steps is not None:
+        cfg.train.max_steps = args.max_steps
+    if args.threads is not None:
+        cfg.train.num_threads = args.threads
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    cache = Path(args.cache) if args.cache else out / "cache"
+    export = Path(args.export) if args.export else None
+    if args.what == "teacher":
+        from radvoice.training.sources import load_records
+        from radvoice.training.teacher import train_teacher
+
+        records = load_records(args.data, cfg.data, seed=cfg.train.seed)
+        result = train_teacher(
+            cfg,
+            records,
+            out,
+            resume=args.resume,
+            cache_dir=cache,
+            progress=not args.no_progress,
+            export_dir=export,
+        )
+    else:
+        from radvoice.training.student import train_student_cli
+
+        result = train_student_cli(cfg, args.data, out, args.resume, args.teacher, export)
+    if result.model_dir is not None:
+        print(f"model written to {result.model_dir} (step {result.step})")
+    return 0

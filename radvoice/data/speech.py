@@ -1,0 +1,407 @@
+"""Spoken reports and queries for a corpus: many voices, a speaker/engine split, augmentation.
+
+``synthesize_corpus_audio(items, out_dir, split_plan, seed, workers)`` writes
+``out_dir/wavs/<split>/<utterance>.wav`` (16 kHz PCM16) and ``out_dir/speech_manifest.jsonl``
+(one JSON row per utterance, see :data:`MANIFEST_FIELDS`), plus ``speech_config.json`` (seed,
+split plan, settings). It is resumable: utterances already in the manifest with their WAV on
+disk are kept, and a second run with other settings into the same folder is refused.
+
+Each item's text split (train/val/test) picks the speech splits that read it: train texts are
+spoken once by a training voice, val texts by a val voice, and test texts once per test split
+(``test_seen``, ``test_unseen_speaker``, ``test_unseen_engine``), so the three test conditions
+compare the same sentences. Every choice (voice, rate, pitch, pauses, augmentation) derives from
+``(seed, utterance id)`` alone, so results do not depend on worker count or order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radvoice.data.augment import AugmentPolicy, apply_augmentation, sample_augmentation
+from radvoice.data.speech_splits import TEXT_SPLIT_OF, SplitPlan, make_split_plan
+from radvoice.data.voices import ENGINES, Voice, parse_engines, voice_catalog
+from radvoice.errors import RadVoiceError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+MANIFEST_NAME = "speech_manifest.jsonl"
+CONFIG_NAME = "speech_config.json"
+FAILURES_NAME = "speech_failures.jsonl"
+KINDS = ("report", "query")
+TEXT_SPLITS = ("train", "val", "test")
+MANIFEST_FIELDS = (
+    "id",
+    "item_id",
+    "kind",
+    "text",
+    "spoken_text",
+    "truncated",
+    "text_split",
+    "split",
+    "engine",
+    "voice",
+    "speaker",
+    "rate",
+    "pitch",
+    "duration",
+    "path",
+    "augmentation",
+)
+RATE_RANGE = (0.85, 1.2)
+PITCH_RANGE = (-3.0, 3.0)
+PAUSE_RANGE = (0.15, 0.45)
+
+
+class SpeechCorpusError(RadVoiceError):
+    """The speech corpus cannot be made (bad items, folder made with other settings, ...)."""
+
+
+@dataclass(frozen=True)
+class SpeechItem:
+    """A text to speak. ``text_split`` None: derived from a hash of ``id`` (80/10/10)."""
+
+    id: str
+    text: str
+    kind: str = "report"
+    text_split: str | None = None
+
+
+@dataclass(frozen=True)
+class SpeechJob:
+    """One utterance to synthesize (fully determined: picklable, replayable)."""
+
+    utt_id: str
+    item: SpeechItem
+    text_split: str
+    split: str
+    voice: Voice
+    augmentation: list[dict[str, Any]] = field(default_factory=list)
+    seed: int = 0
+
+    @property
+    def relpath(self) -> str:
+        return f"wavs/{self.split}/{_safe(self.utt_id)}.wav"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _stable_seed(*parts: object) -> int:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def text_split_of(item_id: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> str:
+    """Deterministic train/val/test assignment from the id alone."""
+    u = (_stable_seed("text-split", item_id) % 1_000_000) / 1_000_000
+    if u < fractions[0]:
+        return "train"
+    return "val" if u < fractions[0] + fractions[1] else "test"
+
+
+def as_items(items: Iterable[SpeechItem | Sequence[Any]]) -> list[SpeechItem]:
+    """Accept SpeechItems or tuples ``(id, text, kind[, text_split])``; validate."""
+    out: list[SpeechItem] = []
+    seen: set[str] = set()
+    for it in items:
+        item = it if isinstance(it, SpeechItem) else SpeechItem(*it)
+        if item.kind not in KINDS:
+            raise SpeechCorpusError(
+                f"item {item.id}: kind must be report or query, not {item.kind!r}"
+            )
+        if item.text_split is not None and item.text_split not in TEXT_SPLITS:
+            raise SpeechCorpusError(f"item {item.id}: text split must be one of {TEXT_SPLITS}")
+        if not str(item.text).strip():
+            raise SpeechCorpusError(f"item {item.id}: empty text")
+        if item.id in seen:
+            raise SpeechCorpusError(f"duplicate item id {item.id!r}")
+        seen.add(item.id)
+        out.append(item)
+    return out
+
+
+def plan_for_engines(spec: str | None = "all", seed: int = 0) -> SplitPlan:
+    """The split plan for ``--voices SPEC`` (``all``, or engines like ``espeak-ng,flite,piper``):
+    piper and festival are held out as unseen engines when at least one other engine is used."""
+    engines = parse_engines(spec)
+    catalog = voice_catalog(engines)
+    present = {v.engine for v in catalog}
+    if not present:
+        raise SpeechCorpusError(f"no TTS voices available for --voices {spec!r}")
+    held = tuple(e for e in ("piper", "festival") if e in present)
+    if not present - set(held):
+        held = ()
+    return make_split_plan(catalog, seed=seed, held_out_engines=held)
+
+
+def plan_jobs(
+    items: Sequence[SpeechItem],
+    plan: SplitPlan,
+    seed: int,
+    augment_policy: AugmentPolicy | None = None,
+    augment_splits: Sequence[str] = ("train",),
+) -> list[SpeechJob]:
+    """The utterances to make: speech split, voice, prosody and augmentation per utterance."""
+    active = plan.active_splits()
+    jobs: list[SpeechJob] = []
+    for item in items:
+        tsplit = item.text_split or text_split_of(item.id)
+        for split in (s for s in active if TEXT_SPLIT_OF[s] == tsplit):
+            utt_id = item.id if tsplit != "test" else f"{item.id}.{split}"
+            rng = np.random.default_rng(_stable_seed(seed, "utt", utt_id))
+            voices = plan.voices(split)
+            voice = voices[int(rng.integers(len(voices)))].with_prosody(
+                rate=round(float(rng.uniform(*RATE_RANGE)), 3),
+                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
+            )
+            aug_seed = int(rng.integers(2**31))
+            steps = sample_augmentation(aug_seed, augment_policy) if split in augment_splits else []
+            jobs.append(
+                SpeechJob(utt_id, item, tsplit, split, voice, steps, int(rng.integers(2**31)))
+            )
+    return jobs
+
+
+def speak(
+    item: SpeechItem, voice: Voice, seed: int, max_seconds: float | None
+) -> tuple[np.ndarray, str, bool]:
+    """Audio of one item: reports sentence by sentence joined by short pauses (bounded engine
+    calls), stopping before ``max_seconds``. Returns (audio, text actually spoken, truncated)."""
+    from radvoice.data.tts import split_sentences, synthesize
+
+    rng = np.random.default_rng(seed)
+    sentences = split_sentences(item.text) if item.kind == "report" else [item.text.strip()]
+    sentences = sentences or [item.text.strip()]
+    parts: list[np.ndarray] = []
+    spoken: list[str] = []
+    total = 0
+    limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+    for sentence in sentences:
+        audio = synthesize(sentence, voice)
+        pause = (
+            np.zeros(int(rng.uniform(*PAUSE_RANGE) * SAMPLE_RATE), np.float32) if parts else None
+        )
+        extra = audio.size + (pause.size if pause is not None else 0)
+        if limit is not None and total + extra > limit:
+            if not parts:  # a single sentence longer than the cap: cut it
+                return audio[:limit], sentence, True
+            return np.concatenate(parts), " ".join(spoken), True
+        if pause is not None:
+            parts.append(pause)
+        parts.append(audio)
+        spoken.append(sentence)
+        total += extra
+    return np.concatenate(parts), " ".join(spoken), False
+
+
+def run_job(job: SpeechJob, out_dir: str, max_seconds: float | None) -> dict[str, Any]:
+    """Synthesize, augment and write one utterance; its manifest row."""
+    import soundfile as sf
+
+    audio, spoken, truncated = speak(job.item, job.voice, job.seed, max_seconds)
+    audio = apply_augmentation(audio, job.augmentation) if job.augmentation else audio
+    path = Path(out_dir) / job.relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.wav")
+    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+    os.replace(tmp, path)
+    return {
+        "id": job.utt_id,
+        "item_id": job.item.id,
+        "kind": job.item.kind,
+        "text": job.item.text,
+        "spoken_text": spoken,
+        "truncated": truncated,
+        "text_split": job.text_split,
+        "split": job.split,
+        "engine": job.voice.engine,
+        "voice": job.voice.voice + (f"+{job.voice.variant}" if job.voice.variant else ""),
+        "speaker": job.voice.speaker,
+        "rate": job.voice.rate,
+        "pitch": job.voice.pitch,
+        "duration": round(audio.size / SAMPLE_RATE, 3),
+        "path": job.relpath,
+        "augmentation": job.augmentation,
+    }
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_safe(
+    args: tuple[SpeechJob, str, float | None],
+) -> tuple[SpeechJob, dict | None, str | None]:
+    job, out_dir, max_seconds = args
+    try:
+        return job, run_job(job, out_dir, max_seconds), None
+    except RadVoiceError as err:
+        return job, None, str(err)
+    except (OSError, ValueError, RuntimeError) as err:
+        return job, None, f"{type(err).__name__}: {err}"
+
+
+def read_speech_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a speech manifest (a folder or the JSONL file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    rows: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise SpeechCorpusError(f"cannot read speech manifest {path}: {err.strerror}") from err
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if n == len(lines):  # a run killed mid-write leaves a partial last line
+                log.warning("ignoring a partial last line in %s", path.name)
+                break
+            raise SpeechCorpusError(f"{path.name} line {n} is not JSON") from err
+    return rows
+
+
+def write_speech_manifest(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
+    path = out_dir / CONFIG_NAME
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise SpeechCorpusError(f"{path} is not JSON") from err
+        if old != config:
+            raise SpeechCorpusError(
+                f"{out_dir} holds speech made with other settings (seed, voices or options); "
+                "use a new folder"
+            )
+    else:
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def synthesize_corpus_audio(
+    items: Iterable[SpeechItem | Sequence[Any]],
+    out_dir: str | Path,
+    split_plan: SplitPlan | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    max_seconds: float | None = 30.0,
+    augment_policy: AugmentPolicy | None = None,
+    augment_splits: Sequence[str] = ("train",),
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Speak ``items`` into ``out_dir``; the manifest rows of every utterance, sorted by id.
+
+    ``split_plan`` defaults to :func:`plan_for_engines` ("all"). ``workers`` > 1 uses a process
+    pool (engines run as subprocesses, piper in-process single-threaded). Failed utterances are
+    logged to ``speech_failures.jsonl`` and left out; SpeechCorpusError if none succeeds.
+    """
+    items = as_items(items)
+    plan = split_plan if split_plan is not None else plan_for_engines("all", seed)
+    plan.check()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "seed": seed,
+        "max_seconds": max_seconds,
+        "augment_splits": list(augment_splits),
+        "augment_policy": asdict(augment_policy or AugmentPolicy()),
+        "split_plan": plan.to_dict(),
+        "sample_rate": SAMPLE_RATE,
+    }
+    config = json.loads(json.dumps(config))  # tuples -> lists, as read back
+    _check_config(out, config)
+    plan.save(out / "speech_splits.json")
+    manifest = out / MANIFEST_NAME
+    done: dict[str, dict[str, Any]] = {}
+    if manifest.exists():
+        for row in read_speech_manifest(manifest):
+            if (out / row["path"]).exists():
+                done[row["id"]] = row
+    jobs = plan_jobs(items, plan, seed, augment_policy, augment_splits)
+    todo = [j for j in jobs if j.utt_id not in done]
+    total, count = len(jobs), len(jobs) - len(todo)
+    if progress is not None:
+        progress(count, total)
+    failures: list[dict[str, Any]] = []
+    args = [(j, str(out), max_seconds) for j in todo]
+    with open(manifest, "a", encoding="utf-8") as sink:
+        if workers > 1 and len(todo) > 1:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_worker_init) as pool:
+                results: Iterable = pool.imap_unordered(_run_safe, args, chunksize=4)
+                count = _collect(results, sink, done, failures, count, total, progress)
+        else:
+            count = _collect(map(_run_safe, args), sink, done, failures, count, total, progress)
+    if failures:
+        write_speech_manifest(failures, out / FAILURES_NAME)
+        log.warning("%d of %d utterances failed; see %s", len(failures), total, FAILURES_NAME)
+        if not done:
+            raise SpeechCorpusError(f"no utterance could be synthesized: {failures[0]['error']}")
+    wanted = {j.utt_id for j in jobs}
+    rows = sorted((r for k, r in done.items() if k in wanted), key=lambda r: r["id"])
+    extra = sorted((r for k, r in done.items() if k not in wanted), key=lambda r: r["id"])
+    write_speech_manifest(rows + extra, manifest)
+    return rows
+
+
+def _collect(results, sink, done, failures, count, total, progress) -> int:
+    for job, row, error in results:
+        count += 1
+        if row is not None:
+            done[row["id"]] = row
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sink.flush()
+        else:
+            failures.append({"id": job.utt_id, "speaker": job.voice.speaker, "error": error})
+        if progress is not None:
+            progress(count, total)
+    return count
+
+
+def summarize_speech(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Utterances, hours and speakers per split and per engine (for CLI summaries and notes)."""
+    by_split: dict[str, dict[str, Any]] = {}
+    by_engine: dict[str, int] = {e: 0 for e in ENGINES}
+    for r in rows:
+        s = by_split.setdefault(r["split"], {"utterances": 0, "seconds": 0.0, "speakers": set()})
+        s["utterances"] += 1
+        s["seconds"] += float(r["duration"])
+        s["speakers"].add(r["speaker"])
+        by_engine[r["engine"]] = by_engine.get(r["engine"], 0) + 1
+    return {
+        "splits": {
+            k: {
+                "utterances": v["utterances"],
+                "hours": round(v["seconds"] / 3600, 3),
+                "speakers": len(v["speakers"]),
+            }
+            for k, v in sorted(by_split.items())
+        },
+        "engines": {k: v for k, v in by_engine.items() if v},
+    }

@@ -1,0 +1,143 @@
+"""Metrics of the CT-CLIP protocol.
+
+* classification, per class and macro: AUROC, weighted F1, accuracy, precision (at given
+  per-class thresholds);
+* report → volume retrieval Recall@K;
+* volume → volume mean label Jaccard@K (the labels of the K nearest other volumes vs the query's).
+
+"Weighted F1" follows CT-CLIP: per class, the F1 of each of the two classes (present / absent)
+weighted by its support; macro = mean over classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from radvoice.errors import RadVoiceError
+
+
+class MetricError(RadVoiceError):
+    """Inputs to a metric that do not fit together."""
+
+
+def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=float)
+    if y.ndim == 1:
+        y, s = y[:, None], s[:, None]
+    if y.shape != s.shape:
+        raise MetricError(f"labels {y.shape} and scores {s.shape} differ in shape")
+    return y.astype(int), s
+
+
+def auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann–Whitney, ties count half); NaN if one class is absent."""
+    y = np.asarray(y_true).astype(bool).ravel()
+    s = np.asarray(scores, dtype=float).ravel()
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    from scipy.stats import rankdata
+
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _f1(tp: float, fp: float, fn: float) -> float:
+    denom = 2 * tp + fp + fn
+    return 2 * tp / denom if denom else 0.0
+
+
+def binary_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """AUROC, weighted F1, accuracy and precision of one class at ``threshold``."""
+    y = np.asarray(y_true).astype(bool).ravel()
+    pred = np.asarray(scores, dtype=float).ravel() >= threshold
+    tp = float(np.sum(pred & y))
+    fp = float(np.sum(pred & ~y))
+    fn = float(np.sum(~pred & y))
+    tn = float(np.sum(~pred & ~y))
+    n = max(1.0, tp + fp + fn + tn)
+    f1_pos = _f1(tp, fp, fn)
+    f1_neg = _f1(tn, fn, fp)
+    weighted_f1 = (f1_pos * (tp + fn) + f1_neg * (tn + fp)) / n
+    return {
+        "auroc": auroc(y, scores),
+        "weighted_f1": weighted_f1,
+        "accuracy": (tp + tn) / n,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "support": tp + fn,
+    }
+
+
+def classification_report(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    thresholds: Sequence[float] | np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Per-class metrics keyed by class name plus ``"macro"`` (NaN AUROCs skipped in the mean)."""
+    y, s = _check(labels, scores)
+    n_classes = y.shape[1]
+    thr = np.full(n_classes, 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
+    if thr.shape != (n_classes,):
+        raise MetricError(f"{thr.shape[0]} thresholds for {n_classes} classes")
+    names = list(names) if names is not None else [str(i) for i in range(n_classes)]
+    if len(names) != n_classes:
+        raise MetricError(f"{len(names)} names for {n_classes} classes")
+    out: dict[str, dict[str, float]] = {}
+    for c, name in enumerate(names):
+        out[name] = binary_metrics(y[:, c], s[:, c], float(thr[c]))
+    keys = ("auroc", "weighted_f1", "accuracy", "precision")
+    macro = {}
+    for k in keys:
+        vals = np.array([out[n][k] for n in names], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        macro[k] = float(vals.mean()) if vals.size else float("nan")
+    out["macro"] = macro
+    return out
+
+
+def _rank_matrix(similarity: np.ndarray) -> np.ndarray:
+    return np.argsort(-np.asarray(similarity, dtype=float), axis=1, kind="stable")
+
+
+def recall_at_k(similarity: np.ndarray, ks: Sequence[int] = (1, 5, 10, 50)) -> dict[int, float]:
+    """Query i's correct item is item i; fraction of queries with it in the top K."""
+    sim = np.asarray(similarity, dtype=float)
+    if sim.ndim != 2 or sim.shape[0] > sim.shape[1]:
+        raise MetricError(
+            f"similarity must be (queries, items) with queries ≤ items, got {sim.shape}"
+        )
+    diag = sim[np.arange(sim.shape[0]), np.arange(sim.shape[0])]
+    # rank of the true item = number of items scoring strictly higher (ties favour the truth)
+    rank = (sim > diag[:, None]).sum(axis=1)
+    return {int(k): float(np.mean(rank < k)) for k in ks}
+
+
+def label_jaccard_at_k(
+    embeddings: np.ndarray, labels: np.ndarray, ks: Sequence[int] = (1, 5, 10)
+) -> dict[int, float]:
+    """Volume→volume retrieval: mean Jaccard between a query's labels and each of its K nearest
+    other volumes' labels (cosine on ``embeddings``); two empty label sets count as 1."""
+    e = np.asarray(embeddings, dtype=float)
+    y = np.asarray(labels).astype(bool)
+    if e.shape[0] != y.shape[0]:
+        raise MetricError("embeddings and labels have different numbers of rows")
+    n = e.shape[0]
+    if n < 2:
+        raise MetricError("volume→volume retrieval needs at least 2 volumes")
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    sim = e @ e.T
+    np.fill_diagonal(sim, -np.inf)
+    order = _rank_matrix(sim)
+    inter = (y[:, None, :] & y[None, :, :]).sum(-1)
+    union = (y[:, None, :] | y[None, :, :]).sum(-1)
+    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    out = {}
+    for k in ks:
+        kk = min(int(k), n - 1)
+        top = order[:, :kk]
+        out[int(k)] = float(np.take_along_axis(jac, top, axis=1).mean())
+    return out

@@ -1,0 +1,259 @@
+"""Find the DICOM series in a folder from headers only (no pixel data is read)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
+
+from radvoice.imaging.dicom_meta import extract_meta
+from radvoice.imaging.errors import EmptyInputError, MissingPathError, NoImageError
+from radvoice.imaging.series import SeriesInfo, SliceHeader
+
+ProgressCallback = Callable[[float, str], None]
+
+NON_IMAGE_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.1.3.10",  # Media Storage Directory (DICOMDIR)
+        "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
+        "1.2.840.10008.5.1.4.1.1.66",  # Raw Data
+        "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF
+    }
+)
+_SKIP_NAMES = frozenset({"dicomdir", "thumbs.db", "desktop.ini"})
+_NOT_DICOM_SUFFIXES = frozenset(
+    {
+        ".txt",
+        ".md",
+        ".json",
+        ".xml",
+        ".csv",
+        ".html",
+        ".pdf",
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".zip",
+        ".nii",
+        ".gz",
+        ".nrrd",
+        ".nhdr",
+        ".mha",
+        ".mhd",
+        ".raw",
+        ".py",
+        ".log",
+        ".ini",
+        ".exe",
+    }
+)
+
+
+@dataclass
+class ScanResult:
+    """Series found, plus the files that looked like DICOM but could not be parsed."""
+
+    series: list[SeriesInfo]
+    skipped: list[tuple[Path, str]]
+    n_files: int
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == n else None
+
+
+def _num(ds: pydicom.Dataset, key: str, default: float) -> float:
+    try:
+        value = ds.get(key)
+        return default if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class IncompleteHeaderError(ValueError):
+    """An image file whose header lacks required elements (usually a truncated file)."""
+
+
+def _header(ds: pydicom.Dataset, path: Path, offset: int | None = None) -> SliceHeader | None:
+    """A :class:`SliceHeader`, or None when the dataset is not an image.
+
+    Raises :class:`IncompleteHeaderError` for an image SOP class without Rows/Columns/UIDs.
+    """
+    file_meta = getattr(ds, "file_meta", None)
+    sop_class = str(ds.get("SOPClassUID", "") or getattr(file_meta, "MediaStorageSOPClassUID", ""))
+    if sop_class in NON_IMAGE_SOP_CLASSES:
+        return None
+    missing = [k for k in ("Rows", "Columns", "SeriesInstanceUID") if k not in ds]
+    if missing:
+        if "Image Storage" in UID(sop_class).name:
+            raise IncompleteHeaderError(f"header lacks {', '.join(missing)} (truncated?)")
+        return None
+    ps = _floats(ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or (), 2)
+    ts = getattr(ds.file_meta, "TransferSyntaxUID", None) if hasattr(ds, "file_meta") else None
+    return SliceHeader(
+        path=path,
+        series_uid=str(ds.SeriesInstanceUID),
+        instance=int(_num(ds, "InstanceNumber", 0)),
+        rows=int(ds.Rows),
+        columns=int(ds.Columns),
+        position=_floats(ds.get("ImagePositionPatient", ()), 3),  # type: ignore[arg-type]
+        orientation=_floats(ds.get("ImageOrientationPatient", ()), 6),
+        pixel_spacing=ps,  # type: ignore[arg-type]
+        slope=_num(ds, "RescaleSlope", 1.0) or 1.0,
+        intercept=_num(ds, "RescaleIntercept", 0.0),
+        bits_allocated=int(_num(ds, "BitsAllocated", 16)),
+        bits_stored=int(_num(ds, "BitsStored", _num(ds, "BitsAllocated", 16))),
+        signed=int(_num(ds, "PixelRepresentation", 0)) == 1,
+        samples=int(_num(ds, "SamplesPerPixel", 1)),
+        frames=int(_num(ds, "NumberOfFrames", 1)),
+        transfer_syntax=str(ts or pydicom.uid.ImplicitVRLittleEndian),
+        thickness=_num(ds, "SliceThickness", 0.0) or None,
+        pixel_offset=offset,
+    )
+
+
+def _looks_like_raw_dicom(path: Path) -> bool:
+    """A DICOM file without preamble starts with a group 0002 or 0008 tag."""
+    if path.suffix and path.suffix.lower() not in (".dcm", ".ima", ".dicom"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    return head[:2] in (b"\x02\x00", b"\x08\x00")
+
+
+def read_header_at(path: Path) -> tuple[pydicom.Dataset | None, int | None]:
+    """The header of a DICOM file (read with ``stop_before_pixels``) and the file offset where
+    pydicom stopped, i.e. of the PixelData element; ``(None, None)`` if it is not DICOM.
+
+    Raises the underlying parse error for a file that is DICOM but broken (e.g. truncated).
+    """
+    with path.open("rb") as fh:
+        try:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True)
+        except InvalidDicomError:
+            if not _looks_like_raw_dicom(path):
+                return None, None
+            fh.seek(0)
+            with warnings.catch_warnings():  # pydicom complains at length about forced garbage
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+        return ds, fh.tell()
+
+
+def read_header(path: Path) -> pydicom.Dataset | None:
+    """The header of a DICOM file (no pixels), None if it is not DICOM."""
+    return read_header_at(path)[0]
+
+
+def iter_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """Candidate files, sorted, without hidden files/folders, DICOMDIR or obvious non-DICOM."""
+    out: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        for name in sorted(files):
+            if name.startswith(".") or name.lower() in _SKIP_NAMES:
+                continue
+            p = Path(root, name)
+            if p.suffix.lower() in _NOT_DICOM_SUFFIXES or not p.is_file():
+                continue
+            out.append(p)
+    return out
+
+
+def scan_folder(
+    folder: Path, progress: ProgressCallback | None = None, recursive: bool = True
+) -> ScanResult:
+    """Group the DICOM images under ``folder`` by SeriesInstanceUID, reading headers only.
+
+    Raises :class:`EmptyInputError` for a folder without files and :class:`NoImageError`
+    when none of the files is a DICOM image.
+    """
+    if not folder.exists():
+        raise MissingPathError(f"{folder}: no such file or folder")
+    files = iter_files(folder, recursive)
+    any_file = bool(files) or any(
+        not n.startswith(".") for _, _, names in os.walk(folder) for n in names
+    )
+    if not any_file:
+        raise EmptyInputError(f"{folder}: the folder is empty")
+    headers: dict[str, list[SliceHeader]] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    skipped: list[tuple[Path, str]] = []
+    every = max(1, len(files) // 50)
+    for n, path in enumerate(files):
+        if progress is not None and n % every == 0:
+            progress(n / max(1, len(files)), f"scanning {n}/{len(files)} files")
+        try:
+            ds, offset = read_header_at(path)
+            hdr = None if ds is None else _header(ds, path, offset)
+        except Exception as err:  # any parse failure of a file that claims to be DICOM
+            skipped.append((path, f"{type(err).__name__}: {err}".splitlines()[0][:120]))
+            continue
+        if hdr is None:
+            continue
+        headers.setdefault(hdr.series_uid, []).append(hdr)
+        if hdr.series_uid not in metas:
+            metas[hdr.series_uid] = extract_meta(ds)  # type: ignore[arg-type]
+    if not headers:
+        detail = (
+            f" ({len(skipped)} unreadable DICOM file(s), e.g. {skipped[0][0].name})"
+            if skipped
+            else ""
+        )
+        raise NoImageError(f"{folder}: no DICOM image found{detail}")
+    series = [_series_info(uid, hs, metas[uid]) for uid, hs in headers.items()]
+    series.sort(key=lambda s: (s.series_number is None, s.series_number or 0, s.uid))
+    if progress is not None:
+        progress(1.0, f"found {len(series)} series in {len(files)} files")
+    return ScanResult(series, skipped, len(files))
+
+
+def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> SeriesInfo:
+    sizes: dict[tuple[int, int], int] = {}
+    for h in hs:
+        sizes[(h.rows, h.columns)] = sizes.get((h.rows, h.columns), 0) + 1
+    rows, cols = max(sizes, key=lambda k: sizes[k])
+    n = sum(h.frames for h in hs)
+    number = meta.get("SeriesNumber")
+    return SeriesInfo(
+        uid=uid,
+        description=str(meta.get("SeriesDescription", "")),
+        n_slices=n,
+        shape=(n, rows, cols),
+        modality=str(meta.get("Modality", "")),
+        files=[h.path for h in hs],
+        series_number=number if isinstance(number, int) else None,
+        study_uid=str(meta.get("StudyInstanceUID", "")),
+        meta=meta,
+        slices=hs,
+    )
+
+
+def discover(path: str | Path) -> list[SeriesInfo]:
+    """The series in a folder (searched recursively) or in one file.
+
+    A DICOM file lists the series of its folder; a NIfTI/NRRD/MHA file gives one entry with
+    an empty ``uid``. Raises :class:`ImageReadError` subclasses for unusable input.
+    """
+    from radvoice.imaging.reader import describe_file_series
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingPathError(f"{p}: no such file or folder")
+    if p.is_dir():
+        return scan_folder(p).series
+    return describe_file_series(p)

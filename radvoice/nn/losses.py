@@ -1,0 +1,110 @@
+"""Losses of the CT–text CLIP teacher (and reused by the speech student).
+
+* :func:`info_nce` — symmetric InfoNCE with a (learnable) logit scale; an optional boolean
+  ``ignore`` mask removes off-diagonal pairs from the softmax denominators (false-negative guard).
+* :func:`siglip_loss` — the pairwise sigmoid loss of SigLIP (scale and bias learnable); ignored
+  pairs get zero weight.
+* :func:`false_negative_mask` — BIUD/fVLM-style guard: two studies whose label vectors are
+  identical (e.g. two normal studies) or have label Jaccard ≥ ``threshold`` are not negatives.
+* :func:`prompt_disease_loss` — RadFinder-style disease supervision in the shared space: each CT
+  embedding classifies each pathology by a softmax over its similarity to the "present" and
+  "not present" prompt embeddings.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def label_jaccard(labels_a: torch.Tensor, labels_b: torch.Tensor) -> torch.Tensor:
+    """Pairwise Jaccard of binary label rows ``(A, L) × (B, L) → (A, B)``; two empty rows → 1."""
+    a = labels_a.float()
+    b = labels_b.float()
+    inter = a @ b.T
+    union = a.sum(1, keepdim=True) + b.sum(1)[None, :] - inter
+    both_empty = union == 0
+    jac = inter / union.clamp(min=1.0)
+    return torch.where(both_empty, torch.ones_like(jac), jac)
+
+
+def false_negative_mask(
+    labels_a: torch.Tensor, labels_b: torch.Tensor | None = None, threshold: float = 1.0
+) -> torch.Tensor:
+    """``(A, B)`` bool: pairs too similar by labels to serve as negatives (Jaccard ≥ threshold).
+
+    With ``labels_b`` omitted the mask is square and its diagonal is False (the positives).
+    """
+    square = labels_b is None
+    jac = label_jaccard(labels_a, labels_a if square else labels_b)
+    mask = jac >= threshold - 1e-6
+    if square:
+        mask.fill_diagonal_(False)
+    return mask
+
+
+def info_nce(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    ignore: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE between matched rows of L2-normalised ``a`` and ``b`` ``(N, D)``.
+
+    ``logit_scale`` is the multiplier (already exponentiated). ``ignore[i, j]`` (i ≠ j) drops the
+    pair from both softmax denominators.
+    """
+    logits = a @ b.T * logit_scale
+    if ignore is not None:
+        logits = logits.masked_fill(ignore, float("-inf"))
+    target = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def siglip_loss(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    logit_bias: torch.Tensor | float,
+    ignore: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """SigLIP: every pair is a binary problem (diagonal positive); averaged over kept pairs."""
+    logits = a @ b.T * logit_scale + logit_bias
+    n = a.shape[0]
+    signs = 2.0 * torch.eye(n, device=a.device, dtype=logits.dtype) - 1.0
+    per_pair = -F.logsigmoid(signs * logits)
+    if ignore is not None:
+        keep = (~ignore).to(per_pair.dtype)
+        return (per_pair * keep).sum() / n
+    return per_pair.sum() / n
+
+
+def prompt_logits(
+    ct: torch.Tensor, prompts: torch.Tensor, logit_scale: torch.Tensor | float
+) -> torch.Tensor:
+    """``(B, L)`` logit of "present" vs "not present" for each pathology.
+
+    ``ct`` ``(B, D)`` L2-normalised, ``prompts`` ``(L, 2, D)`` L2-normalised (positive, negative).
+    The 2-way softmax of ``scale * (cos_pos, cos_neg)`` equals the sigmoid of the returned value.
+    """
+    sims = torch.einsum("bd,lkd->blk", ct, prompts) * logit_scale
+    return sims[..., 0] - sims[..., 1]
+
+
+def prompt_disease_loss(
+    ct: torch.Tensor,
+    prompts: torch.Tensor,
+    labels: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    pos_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Binary cross-entropy of the prompt-pair softmax against the multi-label targets."""
+    logits = prompt_logits(ct, prompts, logit_scale)
+    return F.binary_cross_entropy_with_logits(
+        logits, labels.to(logits.dtype), pos_weight=pos_weight
+    )
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """1 − cosine between matched student and (frozen) teacher embeddings, averaged."""
+    return (1.0 - F.cosine_similarity(student, teacher.detach(), dim=-1)).mean()

@@ -1,0 +1,138 @@
+"""``RadVoiceModels``: the one object the library, the CLI and the app ask for embeddings.
+
+Models load lazily, once, from ``models/`` (SHA-256 checked): the teacher (``models/teacher``)
+for volumes, text and zero-shot; the speech student (``models/student``) for audio. The GPU is
+used when present. Every embedding is an L2-normalised float32 numpy vector (512-d).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from radvoice.errors import RadVoiceError
+from radvoice.imaging.volume import Volume
+from radvoice.labels import PATHOLOGIES
+from radvoice.nn.registry import ModelIntegrityError, models_dir
+
+
+class EmbeddingModels(Protocol):
+    """What the library and the app rely on (docs/CONTRACTS.md)."""
+
+    def embed_volume(self, volume: Volume) -> np.ndarray: ...
+    def embed_text(self, text: str) -> np.ndarray: ...
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray: ...
+    def zero_shot(self, volume_embedding: np.ndarray) -> dict[str, float]: ...
+    @property
+    def thresholds(self) -> dict[str, float]: ...
+    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]: ...
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class RadVoiceModels:
+    """Lazy, thread-safe holder of the teacher and the speech student."""
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        device: str | torch.device | None = None,
+        teacher: str = "teacher",
+        student: str = "student",
+    ) -> None:
+        self.root = Path(root) if root is not None else models_dir()
+        self.device = torch.device(device) if device is not None else default_device()
+        self.teacher_dir = self.root / teacher
+        self.student_dir = self.root / student
+        self._lock = threading.RLock()
+        self._bundle = None
+        self._student = None
+        self._prototypes: torch.Tensor | None = None
+
+    # -- loading ------------------------------------------------------------------------------
+    def _teacher(self):  # -> radvoice.nn.clip.TeacherBundle
+        with self._lock:
+            if self._bundle is None:
+                from radvoice.nn.clip import load_teacher
+
+                if not self.teacher_dir.is_dir():
+                    raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
+                self._bundle = load_teacher(self.teacher_dir, with_text=True, device=self.device)
+            return self._bundle
+
+    def _speech(self):
+        with self._lock:
+            if self._student is None:
+                from radvoice.nn.speech_student import SpeechStudent
+
+                if not self.student_dir.is_dir():
+                    raise ModelIntegrityError(f"speech model not found at {self.student_dir}")
+                self._student = SpeechStudent.load(self.student_dir, device=str(self.device))
+            return self._student
+
+    @property
+    def grid(self):  # -> radvoice.nn.grid.ModelGrid
+        return self._teacher().clip.dims.grid
+
+    # -- embeddings ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def embed_volume(self, volume: Volume) -> np.ndarray:
+        from radvoice.nn.grid import resample_to_grid
+
+        bundle = self._teacher()
+        grid = resample_to_grid(volume, bundle.clip.dims.grid)[None].to(self.device)
+        return bundle.clip.encode_ct(grid)[0].float().cpu().numpy()
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
+            raise RadVoiceError("text to embed must be non-empty")
+        return self._teacher().clip.encode_text(list(texts)).float().cpu().numpy()
+
+    def embed_text(self, text: str) -> np.ndarray:
+        return self.embed_texts([text])[0]
+
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray:
+        samples = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            raise RadVoiceError("audio to embed is empty")
+        return np.asarray(self._speech().embed_audio(samples), dtype=np.float32)
+
+    # -- zero-shot ----------------------------------------------------------------------------
+    def zero_shot(self, volume_embedding: np.ndarray) -> dict[str, float]:
+        from radvoice.nn.zeroshot import zero_shot_probabilities
+
+        bundle = self._teacher()
+        emb = torch.as_tensor(np.asarray(volume_embedding, dtype=np.float32)).reshape(1, -1)
+        emb = torch.nn.functional.normalize(emb, dim=-1)
+        probs = zero_shot_probabilities(emb, bundle.prompts, float(bundle.clip.logit_scale))[0]
+        return {name: float(p) for name, p in zip(PATHOLOGIES, probs.tolist(), strict=True)}
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        t = self._teacher().thresholds
+        return {name: float(v) for name, v in zip(PATHOLOGIES, t, strict=True)}
+
+    def _query_prototypes(self) -> torch.Tensor:
+        with self._lock:
+            if self._prototypes is None:
+                bundle = self._teacher()
+                if bundle.query_prototypes is not None:
+                    self._prototypes = bundle.query_prototypes.float().cpu()
+                else:
+                    from radvoice.nn.zeroshot import build_query_prototypes
+
+                    with torch.inference_mode():
+                        self._prototypes = build_query_prototypes(bundle.clip.encode_text).cpu()
+            return self._prototypes
+
+    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]:
+        from radvoice.nn.zeroshot import match_query
+
+        return match_query(query_embedding, self._query_prototypes())

@@ -1,0 +1,259 @@
+"""The speech student: a chunked Whisper encoder plus a trainable head into the 512-d shared space.
+
+``SpeechStudent`` = :class:`~radvoice.nn.whisper.model.AudioEncoder` (frozen, or its top
+``train_top_layers`` blocks trainable) → :class:`PoolingHead` (projection, optional small
+transformer, multi-query attention pooling) → L2-normalised ``out_dim`` vector.
+
+Audio always goes through the chunked windows of :mod:`radvoice.nn.streaming`, in training
+(:meth:`SpeechStudent.forward` on :meth:`SpeechStudent.features`) exactly as at run time
+(:meth:`SpeechStudent.stream`). Checkpoints are ``config.json`` + ``model.safetensors`` with the
+full config (encoder dims, head, chunking) also in the safetensors metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from radvoice.nn.streaming import (
+    ChunkingConfig,
+    MelFn,
+    StreamingSession,
+    WindowFeatures,
+    encode_utterances,
+    utterance_features,
+)
+from radvoice.nn.whisper.model import AudioEncoder, WhisperDims, WhisperModelError, load_encoder
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Head shape: width, transformer layers (0 = pooling only), heads, pooling queries, output."""
+
+    width: int = 256
+    layers: int = 1
+    heads: int = 4
+    queries: int = 4
+    out_dim: int = 512
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """Everything needed to rebuild a student (saved inside its checkpoint)."""
+
+    encoder: WhisperDims = field(default_factory=WhisperDims)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    train_top_layers: int = 0
+    encoder_name: str = "whisper-tiny.en"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.train_top_layers <= self.encoder.n_audio_layer:
+            raise WhisperModelError(
+                f"train_top_layers={self.train_top_layers} outside 0..{self.encoder.n_audio_layer}"
+            )
+
+    def to_dict(self) -> dict:
+        return {
+            "encoder": self.encoder.to_dict(),
+            "head": asdict(self.head),
+            "chunking": self.chunking.to_dict(),
+            "train_top_layers": self.train_top_layers,
+            "encoder_name": self.encoder_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StudentConfig:
+        try:
+            return cls(
+                encoder=WhisperDims.from_dict(data["encoder"]),
+                head=HeadConfig(**data.get("head", {})),
+                chunking=ChunkingConfig.from_dict(data.get("chunking", {})),
+                train_top_layers=int(data.get("train_top_layers", 0)),
+                encoder_name=str(data.get("encoder_name", "")),
+            )
+        except (KeyError, TypeError) as err:
+            raise WhisperModelError(f"invalid speech student config: {err}") from None
+
+
+class PoolingHead(nn.Module):
+    """Frames ``(B, T, C)`` + mask → L2-normalised ``(B, out_dim)``."""
+
+    def __init__(self, in_dim: int, cfg: HeadConfig) -> None:
+        super().__init__()
+        self.in_norm = nn.LayerNorm(in_dim)
+        self.in_proj = nn.Linear(in_dim, cfg.width)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                cfg.width,
+                cfg.heads,
+                4 * cfg.width,
+                cfg.dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(cfg.layers)
+        )
+        self.queries = nn.Parameter(torch.randn(cfg.queries, cfg.width) * cfg.width**-0.5)
+        self.pool = nn.MultiheadAttention(
+            cfg.width, cfg.heads, dropout=cfg.dropout, batch_first=True
+        )
+        self.out_norm = nn.LayerNorm(cfg.queries * cfg.width)
+        self.out_proj = nn.Linear(cfg.queries * cfg.width, cfg.out_dim)
+
+    def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
+        pad = ~mask
+        x = self.in_proj(self.in_norm(frames))
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=pad)
+        q = self.queries[None].expand(x.shape[0], -1, -1)
+        pooled, _ = self.pool(q, x, x, key_padding_mask=pad, need_weights=False)
+        out = self.out_proj(self.out_norm(pooled.flatten(1)))
+        return F.normalize(out, dim=-1)
+
+
+class SpeechStudent(nn.Module):
+    """Chunked Whisper encoder + pooling head. See the module docstring."""
+
+    def __init__(self, config: StudentConfig, encoder: AudioEncoder | None = None) -> None:
+        super().__init__()
+        self.config = config
+        if encoder is not None and encoder.dims != config.encoder:
+            raise WhisperModelError(
+                f"encoder dims {encoder.dims} differ from config {config.encoder}"
+            )
+        self.encoder = encoder if encoder is not None else AudioEncoder(config.encoder)
+        self.head = PoolingHead(config.encoder.n_audio_state, config.head)
+        self.mel_fn: MelFn | None = None  # None: radvoice.audio.log_mel_spectrogram
+        self._freeze()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_whisper(
+        cls,
+        whisper_dir: Path,
+        head: HeadConfig | None = None,
+        chunking: ChunkingConfig | None = None,
+        train_top_layers: int = 0,
+    ) -> SpeechStudent:
+        """A fresh head on a converted Whisper encoder (e.g. ``models/whisper-tiny.en``)."""
+        encoder = load_encoder(Path(whisper_dir))
+        config = StudentConfig(
+            encoder=encoder.dims,
+            head=head or HeadConfig(),
+            chunking=chunking or ChunkingConfig(),
+            train_top_layers=train_top_layers,
+            encoder_name=Path(whisper_dir).name,
+        )
+        return cls(config, encoder)
+
+    def _freeze(self) -> None:
+        n = self.config.encoder.n_audio_layer
+        k = self.config.train_top_layers
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        for block in self.encoder.blocks[n - k :] if k else []:
+            for p in block.parameters():
+                p.requires_grad_(True)
+        if k:
+            for p in self.encoder.ln_post.parameters():
+                p.requires_grad_(True)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Head + the top ``train_top_layers`` encoder blocks (and ``ln_post`` with them)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def train(self, mode: bool = True) -> SpeechStudent:
+        super().train(mode)
+        self.encoder.eval()  # Whisper has no dropout; keep the frozen part in eval regardless
+        return self
+
+    # -- encoding -----------------------------------------------------------------------------
+    def encode_mel(self, mel: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Encoder frames of a batch of windows; frozen blocks run without autograd."""
+        n = self.config.encoder.n_audio_layer
+        split = n - self.config.train_top_layers
+        with torch.no_grad():
+            hidden, key_mask = self.encoder.embed(mel, lengths)
+            hidden = self.encoder(None, hidden=hidden, key_mask=key_mask, end_layer=split)  # type: ignore[arg-type]
+        if split == n:
+            return hidden
+        return self.encoder(None, hidden=hidden, key_mask=key_mask, start_layer=split)  # type: ignore[arg-type]
+
+    def features(self, audio: np.ndarray) -> list[WindowFeatures]:
+        """The chunked windows of one utterance (16 kHz mono), ready for :meth:`forward`."""
+        return utterance_features(audio, self.config.chunking, self.mel_fn)
+
+    def encode_chunks(
+        self, batch: Sequence[Sequence[WindowFeatures]], max_batch: int = 64
+    ) -> tuple[Tensor, Tensor]:
+        """Chunk-encode utterances: ``(B, T, C)`` frames and ``(B, T)`` mask (cacheable when frozen)."""
+        return encode_utterances(self.encode_mel, batch, max_batch=max_batch)
+
+    def forward_frames(self, frames: Tensor, mask: Tensor) -> Tensor:
+        """Head only, on frames from :meth:`encode_chunks`."""
+        return self.head(frames, mask)
+
+    def forward(self, batch: Sequence[Sequence[WindowFeatures]] | Tensor) -> Tensor:
+        """Embeddings ``(B, out_dim)`` of utterances given as window features (or raw mel).
+
+        A ``(B, n_mels, T)`` tensor is encoded as one window per row (no chunking): use it only
+        for short, already-cut segments.
+        """
+        if isinstance(batch, Tensor):
+            frames = self.encode_mel(batch)
+            mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
+        else:
+            frames, mask = self.encode_chunks(batch)
+        return self.head(frames, mask)
+
+    @torch.inference_mode()
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray:
+        """L2-normalised embedding of a whole utterance (16 kHz mono), float32 numpy."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.forward([self.features(audio)])[0].float().numpy()
+        finally:
+            self.train(was_training)
+
+    def stream(self) -> StreamingSession:
+        """A push-to-talk session: ``push(samples)`` while talking, ``finish()`` at release."""
+        self.eval()
+        return StreamingSession(self.encode_mel, self.head, self.config.chunking, self.mel_fn)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(
+        self, out_dir: Path, dtype: torch.dtype = torch.float32, register: bool = True
+    ) -> list[Path]:
+        """Write ``config.json`` + ``model.safetensors`` (the config is the metadata ``dims``)."""
+        from radvoice.nn.registry import save_model
+
+        cfg = self.config.to_dict()
+        state = {k: v.detach().to("cpu", dtype) for k, v in self.state_dict().items()}
+        config = {"architecture": "radvoice-speech-student", **cfg}
+        return save_model(Path(out_dir), state, config, cfg, register=register)
+
+    @classmethod
+    def load(cls, model_dir: Path, device: str = "cpu", verify: bool = True) -> SpeechStudent:
+        """Load a student saved by :meth:`save`, SHA-256 checked against the registry."""
+        from radvoice.nn.registry import load_model
+
+        tensors, _config, dims = load_model(Path(model_dir), verify=verify)
+        student = cls(StudentConfig.from_dict(dims))
+        try:
+            student.load_state_dict({k: v.float() for k, v in tensors.items()})
+        except RuntimeError as err:
+            first = str(err).splitlines()[0]
+            raise WhisperModelError(
+                f"{model_dir}: weights do not match the config ({first})"
+            ) from None
+        return student.to(device).eval()

