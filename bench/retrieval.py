@@ -139,7 +139,7 @@ def build_ivf(base: np.ndarray, pq: bool, seed: int) -> faiss.Index:
     else:
         ivf = faiss.IndexIVFFlat(quantizer, DIM, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    n_train = min(len(base), max(64 * nlist, 20_000) if not pq else max(64 * nlist, 65_536))
+    n_train = min(len(base), max(32 * nlist, 20_000) if not pq else max(32 * nlist, 65_536))
     train = base[rng.choice(len(base), n_train, replace=False)]
     ivf.cp.seed = seed
     ivf.train(train)

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class PulseServer:
             raise PulseUnavailable(f"pactl {' '.join(args)} failed: {out.stderr.strip()}")
         return out.stdout
 
-    def stop(self) -> None:
+    def stop(self, keep_dir: bool = False) -> None:
         for proc in [*self.players, self.keepalive, self.daemon]:
             if proc is None or proc.poll() is not None:
                 continue
@@ -66,15 +67,21 @@ class PulseServer:
             for stream in (proc.stdout, proc.stderr, proc.stdin):
                 if stream is not None:
                     stream.close()
-        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        self.players.clear()
+        if not keep_dir:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
-def start_pulse(timeout: float = 15.0) -> PulseServer:
-    """Start a private PulseAudio; raise :class:`PulseUnavailable` with the reason on failure."""
+def start_pulse(timeout: float = 15.0, runtime: Path | None = None) -> PulseServer:
+    """Start a private PulseAudio; raise :class:`PulseUnavailable` with the reason on failure.
+
+    ``runtime``: reuse a folder (and so the socket path) of a server that was stopped with
+    ``stop(keep_dir=True)``: clients see the same server come back.
+    """
     for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
         if shutil.which(tool) is None:
             raise PulseUnavailable(f"{tool} not installed (apt-get install pulseaudio-utils)")
-    runtime = Path(tempfile.mkdtemp(prefix="rv-pulse-"))
+    runtime = runtime or Path(tempfile.mkdtemp(prefix="rv-pulse-"))
     socket = runtime / "native"
     client_conf = runtime / "client.conf"
     client_conf.write_text("autospawn = no\n")
@@ -142,6 +149,42 @@ def start_pulse(timeout: float = 15.0) -> PulseServer:
     return server
 
 
+ENV_KEYS = ("PULSE_SERVER", "PULSE_CLIENTCONFIG")
+
+
+@contextmanager
+def pulse_environment() -> Iterator[PulseServer]:
+    """A private PulseAudio for this process: env set, PortAudio re-initialised, then undone.
+
+    Raises :class:`PulseUnavailable` when the server cannot start.
+    """
+    server = start_pulse()
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    os.environ["PULSE_SERVER"] = server.server
+    os.environ["PULSE_CLIENTCONFIG"] = server.env["PULSE_CLIENTCONFIG"]
+    try:
+        reinit_portaudio()
+        yield server
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reinit_portaudio()
+
+
+def skip_or_fail(err: Exception) -> None:
+    """Skip with the reason printed; fail instead where audio must run (CI)."""
+    import pytest
+
+    if os.environ.get("RADVOICE_REQUIRE_AUDIO") or os.environ.get("CI"):
+        pytest.fail(f"PulseAudio must run here but could not start: {err}")
+    print(f"\nSKIP reason: PulseAudio could not start: {err}")
+    pytest.skip(f"PulseAudio could not start: {err}")
+
+
 def reinit_portaudio() -> None:
     """Make PortAudio (and ALSA's pulse plugin) see the current environment."""
     import sounddevice as sd
@@ -165,9 +208,7 @@ def align_and_correlate(captured: np.ndarray, reference: np.ndarray) -> tuple[in
     size = 1 << (n - 1).bit_length()
     xc = np.fft.irfft(np.fft.rfft(captured, size) * np.conj(np.fft.rfft(reference, size)), size)
     lags = np.concatenate([xc[: captured.size], xc[size - reference.size + 1 :]])
-    lag_values = np.concatenate(
-        [np.arange(captured.size), np.arange(-reference.size + 1, 0)]
-    )
+    lag_values = np.concatenate([np.arange(captured.size), np.arange(-reference.size + 1, 0)])
     lag = int(lag_values[int(np.argmax(lags))])
     lo = max(0, lag)
     hi = min(captured.size, lag + reference.size)

@@ -118,8 +118,15 @@ def test_energy_speech_detection() -> None:
     speech = noise.copy()
     speech[4000:12000] += _tone(16000, 0.5)
     assert energy_speech_seconds(speech, 16000) == pytest.approx(0.5, abs=0.05)
-    hum = (0.3 * _tone(16000, 1.0, 50)).astype(np.float32)  # loud but steady: not speech
-    assert energy_speech_seconds(hum, 16000) == 0.0
+    assert energy_speech_seconds(_tone(16000, 1.0), 16000) == pytest.approx(1.0)
+    hum = (0.03 * _tone(16000, 1.0, 50)).astype(np.float32)  # a noisy room, no speech
+    assert energy_speech_seconds(hum, 16000) == pytest.approx(1.0)
+    assert energy_speech_seconds(hum, 16000, noise_floor_dbfs=-27.5) == 0.0
+    speech_in_hum = hum.copy()
+    speech_in_hum[:8000] += _tone(16000, 0.5, 300)
+    assert energy_speech_seconds(speech_in_hum, 16000, noise_floor_dbfs=-27.5) == pytest.approx(
+        0.5, abs=0.03
+    )
 
 
 def test_settings_persist_and_survive_damage(tmp_path: Path) -> None:

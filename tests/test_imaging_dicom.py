@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGLosslessSV1, RLELossless
+from pydicom.uid import MPEG2MPML, JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
 from radvoice.errors import RadVoiceError
 from radvoice.imaging import (
@@ -21,9 +21,11 @@ from radvoice.imaging import (
     TooLargeError,
     UnsupportedFormatError,
     Volume,
+    dicom_discover,
     dicom_read,
     discover,
     read_volume,
+    sample_case_path,
     write_dicom_series,
 )
 
@@ -34,11 +36,12 @@ def lung1(real_ct_dir: Path) -> Volume:
 
 
 @pytest.fixture(scope="module")
-def crop(lung1: Volume) -> Volume:
-    """12 slices of 48x40 around the mediastinum: small but real anatomy."""
-    arr = lung1.array[18:30, 230:270, 220:268]
-    origin = lung1.index_to_lps((220, 230, 18))
-    return Volume(arr, lung1.spacing, tuple(origin), lung1.direction, meta={"WindowCenter": -600})
+def crop() -> Volume:
+    """12 slices of 48x40 of the embedded lung1 sample around the mediastinum: small, real."""
+    sample = read_volume(sample_case_path())
+    arr = sample.array[18:30, 115:155, 110:158]
+    origin = sample.index_to_lps((110, 115, 18))
+    return Volume(arr, sample.spacing, tuple(origin), sample.direction)
 
 
 def _assert_same(a: Volume, b: Volume) -> None:
@@ -195,6 +198,18 @@ def test_mixed_sizes_keep_the_majority(crop: Volume, tmp_path: Path) -> None:
     assert any("mixed slice sizes" in w for w in vol.warnings)
 
 
+def test_mixed_orientations_keep_the_majority(crop: Volume, tmp_path: Path) -> None:
+    write_dicom_series(crop, tmp_path, series_uid="1.2.3.1")
+    coronal = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    odd = Volume(crop.array[:3], crop.spacing, (0.0, 0.0, 0.0), coronal)
+    write_dicom_series(odd, tmp_path / "cor", series_uid="1.2.3.1")
+    vol = read_volume(tmp_path)
+    _assert_same(crop, vol)
+    assert any(
+        "mixed slice orientations in the series: kept 12 slices" in w for w in vol.warnings
+    ), vol.warnings
+
+
 def test_non_image_files_are_skipped(crop: Volume, tmp_path: Path) -> None:
     write_dicom_series(crop, tmp_path)
     (tmp_path / "README.txt").write_text("not an image")
@@ -257,6 +272,38 @@ def test_empty_and_text_only_folders(tmp_path: Path) -> None:
         read_volume(text)
     with pytest.raises(NoImageError):
         discover(text)
+    (text / "scan.nii.gz").write_bytes(b"x")
+    with pytest.raises(NoImageError, match="scan.nii.gz: open that file instead"):
+        read_volume(text)
+
+
+def test_discover_then_read_parses_headers_once(
+    crop: Volume, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write_dicom_series(crop, tmp_path)
+    calls: list[Path] = []
+    real = dicom_discover.read_header_at
+    monkeypatch.setattr(dicom_discover, "read_header_at", lambda p: calls.append(p) or real(p))
+    (info,) = discover(tmp_path)
+    assert len(calls) == len(paths)
+    _assert_same(crop, read_volume(tmp_path, series_uid=info.uid))
+    assert len(calls) == len(paths)  # the scan was reused
+    _edit(paths[0], SeriesDescription="changed")  # any change to a file: a fresh scan
+    read_volume(tmp_path)
+    assert len(calls) == 2 * len(paths)
+
+
+def test_progress_callback_can_cancel(crop: Volume, tmp_path: Path) -> None:
+    class Cancelled(Exception):
+        pass
+
+    def progress(fraction: float, message: str) -> None:
+        if message.startswith("reading slice 3/"):
+            raise Cancelled
+
+    write_dicom_series(crop, tmp_path)
+    with pytest.raises(Cancelled):
+        read_volume(tmp_path, progress=progress)
 
 
 def test_too_large_is_refused_before_pixels_are_read(
@@ -267,9 +314,9 @@ def test_too_large_is_refused_before_pixels_are_read(
     full_reads: list[Path] = []
     real_pixels, real_dcmread = dicom_read.slice_pixels, pydicom.dcmread
 
-    def spy_pixels(h):
+    def spy_pixels(h, *args):
         pixel_reads.append(h.path)
-        return real_pixels(h)
+        return real_pixels(h, *args)
 
     def spy_dcmread(src, *args, **kwargs):
         if not kwargs.get("stop_before_pixels"):
@@ -295,17 +342,33 @@ def test_twelve_bit_unsigned_ignores_high_bits(crop: Volume, tmp_path: Path) -> 
     _assert_same(crop, read_volume(tmp_path))
 
 
-def test_unsupported_transfer_syntax_is_named(crop: Volume, tmp_path: Path) -> None:
-    assert not pydicom.pixels.get_decoder(JPEGLosslessSV1).is_available
+def _recode(paths: list[Path], syntax: str, payload: bytes) -> None:
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.PixelData = encapsulate([payload])
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.save_as(p)
+
+
+def test_transfer_syntax_without_decoder_is_named(crop: Volume, tmp_path: Path) -> None:
+    _recode(write_dicom_series(crop, tmp_path), MPEG2MPML, b"\x00\x00\x01\xb3 video")
+    with pytest.raises(UnsupportedFormatError, match=r"MPEG2 .*1\.2\.840\.10008\.1\.2\.4\.100"):
+        read_volume(tmp_path)
+
+
+def test_undecodable_compressed_pixels_are_corrupt(crop: Volume, tmp_path: Path) -> None:
+    _recode(write_dicom_series(crop, tmp_path), JPEGLosslessSV1, b"\xff\xd8not jpeg\xff\xd9")
+    with pytest.raises(CorruptFileError, match="no slice"):
+        read_volume(tmp_path)
+
+
+def test_jpeg2000_lossless_series_decodes(crop: Volume, tmp_path: Path) -> None:
     for p in write_dicom_series(crop, tmp_path):
         ds = pydicom.dcmread(p)
-        ds.PixelData = encapsulate([b"\xff\xd8not really jpeg\xff\xd9"])
-        ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+        ds.compress(JPEG2000Lossless)
         ds.save_as(p)
-    with pytest.raises(
-        UnsupportedFormatError, match=r"JPEG Lossless.*1\.2\.840\.10008\.1\.2\.4\.70"
-    ):
-        read_volume(tmp_path)
+    assert pydicom.dcmread(p).file_meta.TransferSyntaxUID == JPEG2000Lossless
+    _assert_same(crop, read_volume(tmp_path))
 
 
 def test_rle_compressed_series_decodes(crop: Volume, tmp_path: Path) -> None:
@@ -335,6 +398,60 @@ def test_metadata_and_progress(crop: Volume, tmp_path: Path) -> None:
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(calls) > 5
     assert "Anonymous" not in vol.describe()
+
+
+def _enhanced_ct(vol: Volume, path: Path, order: list[int]) -> None:
+    """One Enhanced CT multi-frame file holding ``vol``'s slices in the given frame order."""
+    ds = pydicom.dcmread(write_dicom_series(vol, path.parent.parent / "single")[0])
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"  # Enhanced CT Image Storage
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.NumberOfFrames = len(order)
+    for key in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        delattr(ds, key)
+    shared = pydicom.Dataset()
+    measures = pydicom.Dataset()
+    measures.PixelSpacing = [str(vol.spacing[1]), str(vol.spacing[0])]
+    measures.SliceThickness = str(vol.spacing[2])
+    plane = pydicom.Dataset()
+    plane.ImageOrientationPatient = [
+        f"{v:.10g}" for v in (*vol.direction[:, 0], *vol.direction[:, 1])
+    ]
+    rescale = pydicom.Dataset()
+    rescale.RescaleSlope, rescale.RescaleIntercept = "1", "-1024"
+    shared.PixelMeasuresSequence = [measures]
+    shared.PlaneOrientationSequence = [plane]
+    shared.PixelValueTransformationSequence = [rescale]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for k in order:
+        pos = pydicom.Dataset()
+        pos.ImagePositionPatient = [f"{v:.10g}" for v in vol.index_to_lps((0, 0, k))]
+        item = pydicom.Dataset()
+        item.PlanePositionSequence = [pos]
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.PixelData = (vol.array[order].astype(np.int32) + 1024).astype("<u2").tobytes()
+    ds.save_as(path)
+
+
+def test_enhanced_multiframe_ct(crop: Volume, tmp_path: Path) -> None:
+    order = list(range(crop.shape[0]))
+    random.Random(3).shuffle(order)
+    (tmp_path / "mf").mkdir()
+    _enhanced_ct(crop, tmp_path / "mf" / "enhanced.dcm", order)
+    (info,) = discover(tmp_path / "mf")
+    assert info.n_slices == crop.shape[0] and len(info.files) == 1
+    _assert_same(crop, read_volume(tmp_path / "mf"))
+    ds = pydicom.dcmread(tmp_path / "mf" / "enhanced.dcm")
+    ds.compress(RLELossless)
+    ds.save_as(tmp_path / "mf" / "enhanced.dcm")
+    _assert_same(crop, read_volume(tmp_path / "mf" / "enhanced.dcm"))
+
+
+def test_dicomdir_path_opens_its_folder(crop: Volume, tmp_path: Path) -> None:
+    write_dicom_series(crop, tmp_path / "IMAGES")
+    (tmp_path / "DICOMDIR").write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 10)
+    _assert_same(crop, read_volume(tmp_path / "DICOMDIR"))
 
 
 def test_errors_are_one_line_radvoice_errors(tmp_path: Path) -> None:

@@ -67,6 +67,9 @@ def test_features_are_per_window_log_mel(audio) -> None:
     feats = utterance_features(audio, CHUNKS)
     assert len(feats) == 4
     assert [f.keep_from for f in feats] == [0, 25, 25, 25]
+    assert [f.position for f in feats] == [0, 25, 75, 125]  # encoder frame of each window start
+    relative = utterance_features(audio, ChunkingConfig(1.0, 0.5, absolute_positions=False))
+    assert [f.position for f in relative] == [0, 0, 0, 0]
     assert [f.mel.shape for f in feats] == [(80, 100), (80, 150), (80, 150), (80, 120)]
 
 

@@ -19,7 +19,9 @@ def _volume_with_point(direction: np.ndarray, lps_point: np.ndarray) -> Volume:
     size = np.array([40, 30, 20])
     centre_index = (size - 1) / 2
     origin = -direction @ (centre_index * np.array(spacing))
-    vol = Volume(np.full(shape, -1000, np.int16), spacing=spacing, origin=tuple(origin), direction=direction)
+    vol = Volume(
+        np.full(shape, -1000, np.int16), spacing=spacing, origin=tuple(origin), direction=direction
+    )
     ijk = np.rint(vol.lps_to_index(lps_point)).astype(int)
     i, j, k = ijk
     vol.array[k - 1 : k + 2, j - 1 : j + 2, i - 1 : i + 2] = 1000
@@ -67,7 +69,10 @@ def test_outside_scan_is_air_and_hu_scaling() -> None:
     out = resample_to_grid(vol, ModelGrid(size=(16, 16, 8), spacing=(2.0, 2.0, 2.0)))
     assert torch.isclose(out[0, 4, 8, 8], torch.tensor(0.0), atol=1e-5)  # 0 HU -> 0
     assert torch.isclose(out[0, 0, 0, 0], torch.tensor(-1.0))  # outside -> air
-    assert torch.allclose(normalize_hu(np.array([-3000, -1000, 0, 1000, 3000])), torch.tensor([-1.0, -1.0, 0.0, 1.0, 1.0]))
+    assert torch.allclose(
+        normalize_hu(np.array([-3000, -1000, 0, 1000, 3000])),
+        torch.tensor([-1.0, -1.0, 0.0, 1.0, 1.0]),
+    )
 
 
 def test_anti_aliasing_block_mean() -> None:

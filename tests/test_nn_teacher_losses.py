@@ -35,7 +35,9 @@ def test_info_nce_matches_reference_and_prefers_aligned_pairs() -> None:
     a = _unit(6)
     b = _unit(6, seed=1)
     logits = a @ b.T * 10.0
-    ref = 0.5 * (F.cross_entropy(logits, torch.arange(6)) + F.cross_entropy(logits.T, torch.arange(6)))
+    ref = 0.5 * (
+        F.cross_entropy(logits, torch.arange(6)) + F.cross_entropy(logits.T, torch.arange(6))
+    )
     assert torch.isclose(info_nce(a, b, 10.0), ref)
     assert info_nce(a, a, 10.0) < info_nce(a, b, 10.0)
 
@@ -66,6 +68,7 @@ def test_guard_removes_the_ignored_pair_from_the_denominator() -> None:
     b2 = b.clone()
     b2[1] = a[0]  # study 1's report now looks exactly like study 0's CT
     assert not torch.isclose(info_nce(a, b, 10.0), info_nce(a, b2, 10.0))
+
     # only row 1 / column 1 terms involving pair (0, 1) change; compare the CT->text row 0 term
     def row0(bb: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         logits = a @ bb.T * 10.0
@@ -100,7 +103,9 @@ def test_prompt_disease_loss_follows_the_prompt_pair() -> None:
     logit_neg = prompt_logits(ct_neg, prompts, 10.0)[0, 3]
     assert logit_pos > 0 > logit_neg
     y = torch.ones(1, NUM_PATHOLOGIES)
-    assert prompt_disease_loss(ct_pos, prompts[:, :, :], y, 10.0) < prompt_disease_loss(ct_neg, prompts, y, 10.0)
+    assert prompt_disease_loss(ct_pos, prompts[:, :, :], y, 10.0) < prompt_disease_loss(
+        ct_neg, prompts, y, 10.0
+    )
     # the pair softmax equals the sigmoid of the logit difference
     probs = zero_shot_probabilities(ct_pos, prompts, 10.0)
     assert torch.allclose(probs, torch.sigmoid(prompt_logits(ct_pos, prompts, 10.0)), atol=1e-6)

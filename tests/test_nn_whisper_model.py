@@ -59,6 +59,24 @@ def test_layer_slices_compose_to_the_full_forward(encoder) -> None:
     torch.testing.assert_close(top, full)
 
 
+def test_position_offsets_shift_and_clamp(encoder) -> None:
+    mel = torch.randn(3, 80, 60)  # 30 encoder frames
+    with torch.no_grad():
+        shifted, _ = encoder.embed(mel, offsets=torch.tensor([0, 7, 190]))
+        plain, _ = encoder.embed(mel)
+        pe = encoder.positional_embedding
+        torch.testing.assert_close(shifted[0], plain[0])
+        torch.testing.assert_close(shifted[1] - plain[1], pe[7:37] - pe[:30])
+        # 190 + 30 > n_audio_ctx = 200: the window keeps the last 30 positions
+        torch.testing.assert_close(shifted[2] - plain[2], pe[170:200] - pe[:30])
+        # a masked batch with offsets equals each row alone
+        lengths = torch.tensor([60, 41, 20])
+        together = encoder(mel, lengths, torch.tensor([3, 9, 100]))
+        for i, (n, o) in enumerate(zip(lengths.tolist(), [3, 9, 100], strict=True)):
+            alone = encoder(mel[i : i + 1, :, :n], None, torch.tensor([o]))[0]
+            torch.testing.assert_close(together[i, : alone.shape[0]], alone, atol=1e-5, rtol=1e-4)
+
+
 def test_positions_are_whisper_sinusoids() -> None:
     pos = sinusoids(1500, 384)
     assert pos.shape == (1500, 384)

@@ -127,7 +127,7 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
         Command(
             "view.maximize",
             "Maximise/Restore View",
-            lambda: win.viewer.toggle_maximized(win.viewer.active_view),
+            win.toggle_maximized,
             "M",
             category="View",
             checkable=True,

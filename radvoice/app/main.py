@@ -55,6 +55,9 @@ def run_app(path: str | None) -> int:
     from radvoice.app.main_window import MainWindow
 
     window = MainWindow()
+    from radvoice.app.talk_bridge import attach_talk_bridge
+
+    attach_talk_bridge(window)  # push-to-talk: microphone + dictation mics -> talk.push
     window.show()
     window.open_path(target)
     code = app.exec()

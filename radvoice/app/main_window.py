@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QMimeData, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QApplication,
@@ -60,6 +60,11 @@ GRID_POSITIONS = {"volume": (0, 0), "axial": (0, 1), "coronal": (1, 0), "sagitta
 VOLUME_FILTER = "CT volumes (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
 
 
+def local_paths(mime: QMimeData) -> list[str]:
+    """Local file/folder paths of dropped URLs."""
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+
 class MainWindow(QMainWindow):
     """The viewer. States: ``viewer``, ``findings``, ``priors``, ``talk``; ``commands``."""
 
@@ -67,12 +72,14 @@ class MainWindow(QMainWindow):
         self,
         volume_max_dim: int = DEFAULT_MAX_DIM,
         force_cpu_volume: bool | None = None,
+        persist_settings: bool = True,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("RadVoice")
         self.setAcceptDrops(True)
         self.settings = make_settings()
+        self.persist_settings = persist_settings
         self.viewer = ViewerState()
         self.findings = FindingsState()
         self.priors = PriorsState()
@@ -219,6 +226,8 @@ class MainWindow(QMainWindow):
         self.viewer.show_patient_info = read_bool(s, "viewer/show_patient_info", False)
 
     def _save_settings(self) -> None:
+        if not self.persist_settings:
+            return
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
@@ -423,6 +432,11 @@ class MainWindow(QMainWindow):
         view = self.slice_views.get(active, self.slice_views["axial"])
         view.scroll(steps)
 
+    def toggle_maximized(self) -> None:
+        """Restore the 2x2 layout, or maximise the active view."""
+        v = self.viewer
+        v.maximized = None if v.maximized is not None else v.active_view
+
     def reset_views(self) -> None:
         for view in self.views.values():
             view.reset_camera()
@@ -483,16 +497,21 @@ class MainWindow(QMainWindow):
 
     # -- drag & drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt name
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt name
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
+        if self.drop_mime(event.mimeData()):
             event.acceptProposedAction()
+
+    def drop_mime(self, mime: QMimeData) -> bool:
+        """Open the first local file or folder of a drop; False when there is none."""
+        paths = local_paths(mime)
+        if paths:
             self.open_path(paths[0])
+        return bool(paths)
 
     # -- shutdown -------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name

@@ -380,6 +380,7 @@ class SliceView:
         self.state.window = (max(1.0, width + dx * scale), level + dy * scale)
 
     def toggle_maximized(self) -> None:
+        self.state.active_view = self.name
         self.state.toggle_maximized(self.name)
 
     # -- VTK event handlers ---------------------------------------------------------------------

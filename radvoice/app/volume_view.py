@@ -218,6 +218,7 @@ class VolumeView:
         self.widget.Finalize()
 
     def toggle_maximized(self) -> None:
+        self.state.active_view = self.name
         self.state.toggle_maximized(self.name)
 
     def _on_left_down(self, *_args: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import vtkmodules.qt
+from PySide6.QtCore import QEvent
 
 vtkmodules.qt.PyQtImpl = "PySide6"  # must precede the QVTKRenderWindowInteractor import
 
@@ -11,11 +12,25 @@ import vtkmodules.vtkInteractionStyle  # noqa: E402,F401 - registers interactor 
 import vtkmodules.vtkRenderingFreeType  # noqa: E402,F401 - text actors
 import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401 - the OpenGL back end
 import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: E402,F401 - volume mappers
-from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+from vtkmodules.qt.QVTKRenderWindowInteractor import (  # noqa: E402
+    QVTKRenderWindowInteractor as _QVTKBase,
+)
 from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkCommonDataModel import vtkImageData  # noqa: E402
 from vtkmodules.vtkIOImage import vtkPNGWriter  # noqa: E402,F401 - re-exported for callers
 from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter  # noqa: E402
+
+_INPUT_EVENTS = {
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseButtonRelease,
+    QEvent.Type.MouseButtonDblClick,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+    QEvent.Type.KeyPress,
+    QEvent.Type.KeyRelease,
+    QEvent.Type.Enter,
+    QEvent.Type.Leave,
+}
 
 __all__ = [
     "QVTKRenderWindowInteractor",
@@ -24,6 +39,33 @@ __all__ = [
     "is_software_renderer",
     "gl_renderer_name",
 ]
+
+
+
+class QVTKRenderWindowInteractor(_QVTKBase):
+    """The VTK Qt widget, inert after :meth:`Finalize`: a paint or input event that arrives
+    after the render window was released must not touch it (that segfaults)."""
+
+    finalized = False
+
+    def Finalize(self) -> None:  # noqa: N802 - VTK name
+        if not self.finalized:
+            self.finalized = True
+            super().Finalize()
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        if not self.finalized:
+            super().paintEvent(ev)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        if not self.finalized:
+            super().resizeEvent(ev)
+
+    def event(self, ev) -> bool:
+        if self.finalized and ev.type() in _INPUT_EVENTS:
+            return True
+        return super().event(ev)
+
 
 _SOFTWARE_HINTS = ("llvmpipe", "softpipe", "swrast", "software", "lavapipe")
 

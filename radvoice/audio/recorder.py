@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -51,6 +52,7 @@ from radvoice.audio.utterance import (
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+STARTUP_GRACE_S = 5.0  # a fresh stream may take this long to deliver its first block
 
 
 @dataclass
@@ -64,8 +66,9 @@ class RecorderConfig:
     use_silero_vad: bool = False  # also ask silero-vad (after the energy check passed)
     block_s: float = 0.02  # PortAudio block length
     level_hz: float = 25.0  # meter readings per second (≥ 20)
-    watchdog_s: float | None = 1.5  # no audio for this long while open → device lost
-    retry_s: float = 2.0  # how often to try to reopen a missing microphone
+    watchdog_s: float | None = 1.5  # no audio for this long → device lost (None: off)
+    retry_s: float = 1.0  # first retry to reopen a missing microphone ...
+    max_retry_s: float = 8.0  # ... then backing off to this (a press retries at once)
 
 
 class _Cmd(Enum):
@@ -242,7 +245,8 @@ class PushToTalkRecorder:
         """Use the input device called ``name`` (None: the system default), persist, reopen."""
         self.settings.device_name = name
         self._save_settings()
-        self._q.put(_Cmd.REOPEN)
+        if self._thread is not None:
+            self._q.put(_Cmd.REOPEN)
 
     def _save_settings(self) -> None:
         try:
@@ -277,14 +281,18 @@ class PushToTalkRecorder:
         self._ring = RingBuffer(int(SAMPLE_RATE * max(cfg.pre_roll_s, 0.05)))
         self._resampler: StreamResampler | None = None
         self._meter: LevelMeter | None = None
-        self._last_block = time.monotonic()
+        self._opened_at = self._last_block = time.monotonic()
+        self._first_block_seen = False
         self._next_retry = 0.0
+        self._retry_delay = cfg.retry_s
         self._utt: list[np.ndarray] = []
         self._utt_pre = 0
         self._tail_left = 0
         self._ignore_release = False
         self._clipped = False
         self._press_samples = 0
+        self._ambient: deque[float] = deque(maxlen=int(2 * cfg.level_hz))  # idle RMS, 2 s
+        self._noise_floor: float | None = None
         try:
             while True:
                 try:
@@ -335,6 +343,7 @@ class PushToTalkRecorder:
             now = time.monotonic()
             if generation == self._generation:
                 self._last_block = now  # the watchdog looks at arrivals, not processing
+                self._first_block_seen = True
             self._q.put(_Block(data, status, now, generation))
 
         def on_finished() -> None:
@@ -346,7 +355,8 @@ class PushToTalkRecorder:
         self._resampler = StreamResampler(stream.samplerate, SAMPLE_RATE)
         self._meter = LevelMeter(stream.samplerate, self.config.level_hz)
         self._ring.clear()
-        self._last_block = time.monotonic()
+        self._opened_at = self._last_block = time.monotonic()
+        self._first_block_seen = False
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -364,9 +374,10 @@ class PushToTalkRecorder:
         try:
             self._open_stream()
         except AudioError as err:
-            self._next_retry = time.monotonic() + self.config.retry_s
+            self._schedule_retry()
             self._set_state(RecorderState.ERROR, f"microphone unavailable: {err}")
             return False
+        self._retry_delay = self.config.retry_s
         device = self._stream.device if self._stream is not None else None
         name = device.name if device is not None else "?"
         self._set_state(RecorderState.IDLE, f"microphone ready: {name}")
@@ -377,8 +388,13 @@ class PushToTalkRecorder:
         self._close_stream()
         if self._listening:
             self._finish(EndReason.DEVICE_LOST)
-        self._next_retry = time.monotonic() + self.config.retry_s
+        self._schedule_retry()
         self._set_state(RecorderState.ERROR, f"microphone unavailable: {why}")
+
+    def _schedule_retry(self) -> None:
+        """Retry after ``retry_s``, doubling up to ``max_retry_s`` while the failures go on."""
+        self._next_retry = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, max(self.config.max_retry_s, 0.01))
 
     def _check_stream(self) -> None:
         now = time.monotonic()
@@ -387,8 +403,13 @@ class PushToTalkRecorder:
                 self._reopen(refresh=True)
             return
         wd = self.config.watchdog_s
-        if wd is not None and now - self._last_block > wd:
-            self._device_lost(f"no audio for {wd:.1f} s")
+        if wd is None:
+            return
+        if self._first_block_seen:
+            if now - self._last_block > wd:
+                self._device_lost(f"no audio for {wd:.1f} s")
+        elif now - self._opened_at > max(wd, STARTUP_GRACE_S):
+            self._device_lost("the microphone delivers no audio")
 
     # -- audio path
     def _on_block(self, block: _Block) -> None:
@@ -399,6 +420,8 @@ class PushToTalkRecorder:
         mono = to_mono(block.data)
         for level in self._meter.add(mono, block.arrival):
             self._last_level = level
+            if not self._listening:
+                self._ambient.append(level.rms_dbfs)
             self._emit(self._level_cbs, level)
         if self._listening and not self._clipped:
             self._clipped = count_clipped(mono) >= CLIP_MIN_SAMPLES
@@ -454,6 +477,7 @@ class PushToTalkRecorder:
         self._listening = True
         pre = self._ring.latest(int(self.config.pre_roll_s * SAMPLE_RATE))
         self._utt_pre = pre.size
+        self._noise_floor = float(np.percentile(self._ambient, 20)) if self._ambient else None
         self._set_state(RecorderState.LISTENING, "listening")
         self._append(pre, time.monotonic())
 
@@ -488,7 +512,9 @@ class PushToTalkRecorder:
     def _make_utterance(self, audio: np.ndarray, reason: EndReason) -> Utterance:
         cfg = self.config
         tail = max(0, audio.size - self._utt_pre - self._press_samples)
-        speech_s = energy_speech_seconds(audio, SAMPLE_RATE, cfg.speech_threshold_dbfs)
+        speech_s = energy_speech_seconds(
+            audio, SAMPLE_RATE, cfg.speech_threshold_dbfs, self._noise_floor
+        )
         if reason is EndReason.CANCELLED:
             verdict = Verdict.SILENCE
         elif self._press_samples < cfg.min_press_s * SAMPLE_RATE:

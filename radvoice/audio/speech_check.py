@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -29,19 +30,19 @@ def energy_speech_seconds(
     audio: np.ndarray,
     sample_rate: int,
     threshold_dbfs: float = -45.0,
-    above_floor_db: float = 15.0,
+    noise_floor_dbfs: float | None = None,
+    above_floor_db: float = 12.0,
 ) -> float:
-    """Seconds of frames louder than both ``threshold_dbfs`` and the noise floor + margin.
-
-    The noise floor is the 10th percentile of the frame levels, so steady background hum that
-    fills the whole utterance does not count as speech.
-    """
+    """Seconds of 20 ms frames louder than ``threshold_dbfs`` (and, when the ambient noise
+    level measured before the press is known, louder than it by ``above_floor_db``), so that
+    a noisy room alone does not count as speech."""
     levels = frame_dbfs(audio, sample_rate)
     if levels.size == 0:
         return 0.0
-    floor = float(np.percentile(levels, 10))
-    active = levels > max(threshold_dbfs, floor + above_floor_db)
-    return float(np.count_nonzero(active)) * FRAME_S
+    limit = threshold_dbfs
+    if noise_floor_dbfs is not None:
+        limit = max(limit, noise_floor_dbfs + above_floor_db)
+    return float(np.count_nonzero(levels > limit)) * FRAME_S
 
 
 class SileroVad:
@@ -65,7 +66,9 @@ class SileroVad:
 
         with cls._lock:
             if cls._model is None:
-                cls._model = load_silero_vad()
+                with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+                    warnings.simplefilter("ignore", FutureWarning)
+                    cls._model = load_silero_vad()
             stamps = get_speech_timestamps(
                 torch.from_numpy(np.ascontiguousarray(audio, np.float32)),
                 cls._model,

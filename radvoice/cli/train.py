@@ -34,8 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from radvoice.training.config import load_config
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = load_config(args.config)
     if args.max_steps is not None:
         cfg.train.max_steps = args.max_steps
@@ -48,7 +51,18 @@ def run(args: argparse.Namespace) -> int:
         from radvoice.training.sources import load_records
         from radvoice.training.teacher import train_teacher
 
-        records = load_records(args.data, cfg.data, seed=cfg.train.seed)
+        on_volume = None
+        if cfg.data.cache_grid and args.data.startswith("synthetic"):
+            from radvoice.nn.clip import ClipDims
+            from radvoice.training.cases import GridCache
+
+            grids = GridCache(cache, ClipDims.from_dict(cfg.model).grid)
+            on_volume = lambda rec, vol: grids.put(rec.case_id, vol)  # noqa: E731
+        if args.threads is not None:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        records = load_records(args.data, cfg.data, seed=cfg.train.seed, on_volume=on_volume)
         result = train_teacher(
             cfg,
             records,

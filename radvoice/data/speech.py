@@ -2,7 +2,8 @@
 
 ``synthesize_corpus_audio(items, out_dir, split_plan, seed, workers)`` writes
 ``out_dir/wavs/<split>/<utterance>.wav`` (16 kHz PCM16) and ``out_dir/speech_manifest.jsonl``
-(one JSON row per utterance, see :data:`MANIFEST_FIELDS`), plus ``speech_config.json`` (seed,
+(one JSON row per utterance, see :data:`MANIFEST_FIELDS`; ``Voice.from_dict(row)`` rebuilds the
+voice with its prosody), plus ``speech_config.json`` (seed,
 split plan, settings). It is resumable: utterances already in the manifest with their WAV on
 disk are kept, and a second run with other settings into the same folder is refused.
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from radvoice.data.augment import AugmentPolicy, apply_augmentation, sample_augmentation
 from radvoice.data.speech_splits import TEXT_SPLIT_OF, SplitPlan, make_split_plan
-from radvoice.data.voices import ENGINES, Voice, parse_engines, voice_catalog
+from radvoice.data.voices import ENGINES, Voice, identity, parse_engines, voice_catalog
 from radvoice.errors import RadVoiceError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ MANIFEST_FIELDS = (
     "split",
     "engine",
     "voice",
+    "variant",
     "speaker",
     "rate",
     "pitch",
@@ -69,12 +71,18 @@ class SpeechCorpusError(RadVoiceError):
 
 @dataclass(frozen=True)
 class SpeechItem:
-    """A text to speak. ``text_split`` None: derived from a hash of ``id`` (80/10/10)."""
+    """A text to speak.
+
+    ``text_split`` None: derived from a hash of ``group`` (default: ``id``), 80/10/10 train/val/
+    test; give a case's report and its queries the same ``group`` (the case id) so that they
+    land in the same split.
+    """
 
     id: str
     text: str
     kind: str = "report"
     text_split: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,17 @@ def plan_for_engines(spec: str | None = "all", seed: int = 0) -> SplitPlan:
     return make_split_plan(catalog, seed=seed, held_out_engines=held)
 
 
+def pick_voice(voices: Sequence[Voice], rng: np.random.Generator) -> Voice:
+    """Engine first, then identity, then speaker (accent), each uniform: flite's few voices
+    are heard as often as espeak-ng's many accent x variant combinations."""
+    engines = sorted({v.engine for v in voices})
+    engine = engines[int(rng.integers(len(engines)))]
+    ids = sorted({identity(v) for v in voices if v.engine == engine})
+    ident = ids[int(rng.integers(len(ids)))]
+    pool = [v for v in voices if v.engine == engine and identity(v) == ident]
+    return pool[int(rng.integers(len(pool)))]
+
+
 def plan_jobs(
     items: Sequence[SpeechItem],
     plan: SplitPlan,
@@ -157,12 +176,11 @@ def plan_jobs(
     active = plan.active_splits()
     jobs: list[SpeechJob] = []
     for item in items:
-        tsplit = item.text_split or text_split_of(item.id)
+        tsplit = item.text_split or text_split_of(item.group or item.id)
         for split in (s for s in active if TEXT_SPLIT_OF[s] == tsplit):
             utt_id = item.id if tsplit != "test" else f"{item.id}.{split}"
             rng = np.random.default_rng(_stable_seed(seed, "utt", utt_id))
-            voices = plan.voices(split)
-            voice = voices[int(rng.integers(len(voices)))].with_prosody(
+            voice = pick_voice(plan.voices(split), rng).with_prosody(
                 rate=round(float(rng.uniform(*RATE_RANGE)), 3),
                 pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
             )
@@ -227,7 +245,8 @@ def run_job(job: SpeechJob, out_dir: str, max_seconds: float | None) -> dict[str
         "text_split": job.text_split,
         "split": job.split,
         "engine": job.voice.engine,
-        "voice": job.voice.voice + (f"+{job.voice.variant}" if job.voice.variant else ""),
+        "voice": job.voice.voice,
+        "variant": job.voice.variant,
         "speaker": job.voice.speaker,
         "rate": job.voice.rate,
         "pitch": job.voice.pitch,
@@ -253,6 +272,14 @@ def _run_safe(
         return job, None, str(err)
     except (OSError, ValueError, RuntimeError) as err:
         return job, None, f"{type(err).__name__}: {err}"
+
+
+def rows_by_item(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Manifest rows grouped by the item they speak (a test text has one row per test split)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["item_id"], []).append(row)
+    return out
 
 
 def read_speech_manifest(path: str | Path) -> list[dict[str, Any]]:
@@ -343,6 +370,7 @@ def synthesize_corpus_audio(
         for row in read_speech_manifest(manifest):
             if (out / row["path"]).exists():
                 done[row["id"]] = row
+        write_speech_manifest(done.values(), manifest)  # drop a partial line before appending
     jobs = plan_jobs(items, plan, seed, augment_policy, augment_splits)
     todo = [j for j in jobs if j.utt_id not in done]
     total, count = len(jobs), len(jobs) - len(todo)
@@ -352,7 +380,9 @@ def synthesize_corpus_audio(
     args = [(j, str(out), max_seconds) for j in todo]
     with open(manifest, "a", encoding="utf-8") as sink:
         if workers > 1 and len(todo) > 1:
-            ctx = mp.get_context("spawn")
+            # fork (as torch DataLoader workers do): works from scripts, stdin and notebooks
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method)
             with ctx.Pool(workers, initializer=_worker_init) as pool:
                 results: Iterable = pool.imap_unordered(_run_safe, args, chunksize=4)
                 count = _collect(results, sink, done, failures, count, total, progress)

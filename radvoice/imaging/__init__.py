@@ -10,7 +10,6 @@ from radvoice.imaging.errors import (
     TooLargeError,
     UnsupportedFormatError,
 )
-from radvoice.imaging.itk_io import write_volume
 from radvoice.imaging.orientation import orientation_code
 from radvoice.imaging.reader import read_volume
 from radvoice.imaging.sample import sample_case_path
@@ -42,6 +41,10 @@ def __getattr__(name: str):  # pydicom is imported only when DICOM is used
         from radvoice.imaging.dicom_discover import discover
 
         return discover
+    if name == "write_volume":  # SimpleITK is imported only when an image file is used
+        from radvoice.imaging.itk_io import write_volume
+
+        return write_volume
     if name == "write_dicom_series":
         from radvoice.imaging.dicom_write import write_dicom_series
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from radvoice.imaging.dicom_frames import expand_frames
 from radvoice.imaging.dicom_meta import extract_meta
 from radvoice.imaging.errors import EmptyInputError, MissingPathError, NoImageError
+from radvoice.imaging.formats import ProgressCallback, itk_format
 from radvoice.imaging.series import SeriesInfo, SliceHeader
-
-ProgressCallback = Callable[[float, str], None]
 
 NON_IMAGE_SOP_CLASSES = frozenset(
     {
@@ -66,59 +70,124 @@ class ScanResult:
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    if value is None:
+        return None
     try:
-        out = tuple(float(v) for v in value)
+        out = tuple(float(v) for v in (value if isinstance(value, tuple) else (value,)))
     except (TypeError, ValueError):
         return None
     return out if len(out) == n else None
 
 
-def _num(ds: pydicom.Dataset, key: str, default: float) -> float:
-    try:
-        value = ds.get(key)
-        return default if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return default
+def _plain(value: Any) -> Any:
+    """An immutable plain value: MultiValue -> tuple, DS/IS -> float/int."""
+    if isinstance(value, MultiValue | list | tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return value.real
+    return value
+
+
+class HeaderValues:
+    """Element values of one scan, converted by pydicom once per distinct raw value.
+
+    Most elements (size, orientation, spacing, rescale...) repeat from file to file, and
+    pydicom's conversion is the main cost of a header scan, so converted values are cached
+    by their raw bytes and the file's encoding.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Any] = {}
+
+    def get(self, ds: pydicom.Dataset, keyword: str, cache: bool = True) -> Any:
+        tag = _TAGS[keyword]
+        elem = ds.get_item(tag)
+        if elem is None:
+            return None
+        raw = elem.value
+        if not cache or not isinstance(elem, RawDataElement) or not isinstance(raw, bytes):
+            return _plain(ds[tag].value)
+        key = (tag, elem.VR, raw, getattr(ds, "original_encoding", None))
+        if key not in self._cache:
+            self._cache[key] = _plain(ds[tag].value)
+        return self._cache[key]
+
+    def num(self, ds: pydicom.Dataset, keyword: str, default: float, cache: bool = True) -> float:
+        try:
+            value = self.get(ds, keyword, cache)
+        except (TypeError, ValueError):
+            return default
+        if isinstance(value, tuple):
+            value = value[0] if value else None
+        try:
+            return default if value is None or value == "" else float(value)
+        except (TypeError, ValueError):
+            return default
+
+
+_KEYWORDS = (
+    "SOPClassUID",
+    "SeriesInstanceUID",
+    "InstanceNumber",
+    "Rows",
+    "Columns",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "ImagerPixelSpacing",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "SamplesPerPixel",
+    "NumberOfFrames",
+    "SliceThickness",
+)
+_TAGS = {k: Tag(k) for k in _KEYWORDS}
 
 
 class IncompleteHeaderError(ValueError):
     """An image file whose header lacks required elements (usually a truncated file)."""
 
 
-def _header(ds: pydicom.Dataset, path: Path, offset: int | None = None) -> SliceHeader | None:
+def _header(
+    ds: pydicom.Dataset, path: Path, offset: int | None, v: HeaderValues
+) -> SliceHeader | None:
     """A :class:`SliceHeader`, or None when the dataset is not an image.
 
     Raises :class:`IncompleteHeaderError` for an image SOP class without Rows/Columns/UIDs.
     """
     file_meta = getattr(ds, "file_meta", None)
-    sop_class = str(ds.get("SOPClassUID", "") or getattr(file_meta, "MediaStorageSOPClassUID", ""))
+    sop_class = str(v.get(ds, "SOPClassUID") or getattr(file_meta, "MediaStorageSOPClassUID", ""))
     if sop_class in NON_IMAGE_SOP_CLASSES:
         return None
-    missing = [k for k in ("Rows", "Columns", "SeriesInstanceUID") if k not in ds]
+    missing = [k for k in ("Rows", "Columns", "SeriesInstanceUID") if _TAGS[k] not in ds]
     if missing:
         if "Image Storage" in UID(sop_class).name:
             raise IncompleteHeaderError(f"header lacks {', '.join(missing)} (truncated?)")
         return None
-    ps = _floats(ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or (), 2)
-    ts = getattr(ds.file_meta, "TransferSyntaxUID", None) if hasattr(ds, "file_meta") else None
+    spacing = v.get(ds, "PixelSpacing") or v.get(ds, "ImagerPixelSpacing")
+    ts = getattr(file_meta, "TransferSyntaxUID", None)
+    bits = int(v.num(ds, "BitsAllocated", 16))
     return SliceHeader(
         path=path,
-        series_uid=str(ds.SeriesInstanceUID),
-        instance=int(_num(ds, "InstanceNumber", 0)),
-        rows=int(ds.Rows),
-        columns=int(ds.Columns),
-        position=_floats(ds.get("ImagePositionPatient", ()), 3),  # type: ignore[arg-type]
-        orientation=_floats(ds.get("ImageOrientationPatient", ()), 6),
-        pixel_spacing=ps,  # type: ignore[arg-type]
-        slope=_num(ds, "RescaleSlope", 1.0) or 1.0,
-        intercept=_num(ds, "RescaleIntercept", 0.0),
-        bits_allocated=int(_num(ds, "BitsAllocated", 16)),
-        bits_stored=int(_num(ds, "BitsStored", _num(ds, "BitsAllocated", 16))),
-        signed=int(_num(ds, "PixelRepresentation", 0)) == 1,
-        samples=int(_num(ds, "SamplesPerPixel", 1)),
-        frames=int(_num(ds, "NumberOfFrames", 1)),
+        series_uid=str(v.get(ds, "SeriesInstanceUID")),
+        instance=int(v.num(ds, "InstanceNumber", 0, cache=False)),
+        rows=int(v.num(ds, "Rows", 0)),
+        columns=int(v.num(ds, "Columns", 0)),
+        position=_floats(v.get(ds, "ImagePositionPatient", cache=False), 3),  # type: ignore[arg-type]
+        orientation=_floats(v.get(ds, "ImageOrientationPatient"), 6),
+        pixel_spacing=_floats(spacing, 2),  # type: ignore[arg-type]
+        slope=v.num(ds, "RescaleSlope", 1.0) or 1.0,
+        intercept=v.num(ds, "RescaleIntercept", 0.0),
+        bits_allocated=bits,
+        bits_stored=int(v.num(ds, "BitsStored", bits)),
+        signed=int(v.num(ds, "PixelRepresentation", 0)) == 1,
+        samples=int(v.num(ds, "SamplesPerPixel", 1)),
+        frames=int(v.num(ds, "NumberOfFrames", 1)),
         transfer_syntax=str(ts or pydicom.uid.ImplicitVRLittleEndian),
-        thickness=_num(ds, "SliceThickness", 0.0) or None,
+        thickness=v.num(ds, "SliceThickness", 0.0) or None,
         pixel_offset=offset,
     )
 
@@ -190,22 +259,31 @@ def scan_folder(
     )
     if not any_file:
         raise EmptyInputError(f"{folder}: the folder is empty")
+    signature = _signature(folder, recursive, files)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(signature)
+    if cached is not None:
+        if progress is not None:
+            progress(1.0, f"found {len(cached.series)} series in {len(files)} files")
+        return cached
     headers: dict[str, list[SliceHeader]] = {}
     metas: dict[str, dict[str, Any]] = {}
     skipped: list[tuple[Path, str]] = []
+    values = HeaderValues()
     every = max(1, len(files) // 50)
     for n, path in enumerate(files):
         if progress is not None and n % every == 0:
             progress(n / max(1, len(files)), f"scanning {n}/{len(files)} files")
         try:
             ds, offset = read_header_at(path)
-            hdr = None if ds is None else _header(ds, path, offset)
+            hdr = None if ds is None else _header(ds, path, offset, values)
+            frames = [] if hdr is None else expand_frames(ds, hdr)  # type: ignore[arg-type]
         except Exception as err:  # any parse failure of a file that claims to be DICOM
             skipped.append((path, f"{type(err).__name__}: {err}".splitlines()[0][:120]))
             continue
         if hdr is None:
             continue
-        headers.setdefault(hdr.series_uid, []).append(hdr)
+        headers.setdefault(hdr.series_uid, []).extend(frames)
         if hdr.series_uid not in metas:
             metas[hdr.series_uid] = extract_meta(ds)  # type: ignore[arg-type]
     if not headers:
@@ -214,12 +292,44 @@ def scan_folder(
             if skipped
             else ""
         )
+        images = [f for _, _, names in os.walk(folder) for f in names if itk_format(Path(f))]
+        if images and not detail:
+            detail = f"; it holds {images[0]}: open that file instead"
         raise NoImageError(f"{folder}: no DICOM image found{detail}")
     series = [_series_info(uid, hs, metas[uid]) for uid, hs in headers.items()]
     series.sort(key=lambda s: (s.series_number is None, s.series_number or 0, s.uid))
     if progress is not None:
         progress(1.0, f"found {len(series)} series in {len(files)} files")
-    return ScanResult(series, skipped, len(files))
+    result = ScanResult(series, skipped, len(files))
+    with _CACHE_LOCK:
+        _CACHE[signature] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+_CACHE: OrderedDict[tuple, ScanResult] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+"""Recent scans, so that ``discover`` followed by ``read_volume`` parses each header once. The
+key holds every file's path, size and mtime: any change to the folder means a fresh scan."""
+
+
+def clear_scan_cache() -> None:
+    """Forget recent scans (benchmarks; the cache already notices changed files)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _signature(folder: Path, recursive: bool, files: list[Path]) -> tuple:
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        stats.append((str(f), st.st_size, st.st_mtime_ns))
+    return (str(folder.resolve()), recursive, tuple(stats))
 
 
 def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> SeriesInfo:
@@ -227,7 +337,7 @@ def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> Serie
     for h in hs:
         sizes[(h.rows, h.columns)] = sizes.get((h.rows, h.columns), 0) + 1
     rows, cols = max(sizes, key=lambda k: sizes[k])
-    n = sum(h.frames for h in hs)
+    n = len(hs)
     number = meta.get("SeriesNumber")
     return SeriesInfo(
         uid=uid,
@@ -235,7 +345,7 @@ def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> Serie
         n_slices=n,
         shape=(n, rows, cols),
         modality=str(meta.get("Modality", "")),
-        files=[h.path for h in hs],
+        files=list(dict.fromkeys(h.path for h in hs)),
         series_number=number if isinstance(number, int) else None,
         study_uid=str(meta.get("StudyInstanceUID", "")),
         meta=meta,

@@ -63,11 +63,11 @@ def sort_slices(slices: list[SliceHeader], warnings: list[str]) -> list[SliceHea
         warnings.append(
             "no ImagePositionPatient/ImageOrientationPatient: slices ordered by InstanceNumber"
         )
-        return sorted(slices, key=lambda h: (h.instance, str(h.path)))
+        return sorted(slices, key=lambda h: (h.instance, str(h.path), h.frame or 0))
     n = _normal(slices[0].orientation)  # type: ignore[arg-type]
     ordered = sorted(
         slices,
-        key=lambda h: (float(np.dot(h.position, n)), h.instance, str(h.path)),  # type: ignore[arg-type]
+        key=lambda h: (float(np.dot(h.position, n)), h.instance, str(h.path), h.frame or 0),  # type: ignore[arg-type]
     )
     kept = [ordered[0]]
     for h in ordered[1:]:

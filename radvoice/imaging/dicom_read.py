@@ -61,15 +61,12 @@ def check_decodable(slices: list[SliceHeader]) -> None:
             )
     if any(h.samples != 1 for h in slices):
         raise UnsupportedFormatError("colour (RGB) DICOM images are not CT volumes")
-    if any(h.frames > 1 for h in slices):
-        raise UnsupportedFormatError(
-            "multi-frame (enhanced) DICOM is not supported; export the series as single-frame images"
-        )
 
 
 def _native_pixels(h: SliceHeader) -> np.ndarray | None:
-    """Stored values read straight from the PixelData element found by the header scan, for
-    uncompressed little-endian 16-bit data; None when that shortcut does not apply."""
+    """Stored values of one frame read straight from the file (uncompressed little-endian
+    16-bit data, at the PixelData offset found by the header scan); None when that shortcut
+    does not apply."""
     if (
         h.pixel_offset is None
         or h.transfer_syntax not in _NATIVE_LE
@@ -78,35 +75,50 @@ def _native_pixels(h: SliceHeader) -> np.ndarray | None:
     ):
         return None
     implicit = h.transfer_syntax == str(ImplicitVRLittleEndian)
+    n = h.rows * h.columns
     with h.path.open("rb") as fh:
         fh.seek(h.pixel_offset)
-        elem = next(data_element_generator(fh, implicit, True), None)
-    if elem is None or elem.tag != PIXEL_DATA or elem.value is None:
-        return None
-    n = h.rows * h.columns
-    if len(elem.value) < 2 * n:
-        raise ValueError(f"pixel data holds {len(elem.value)} bytes, {2 * n} expected (truncated)")
-    raw = np.frombuffer(elem.value, dtype="<i2" if h.signed else "<u2", count=n)
+        elem = next(data_element_generator(fh, implicit, True, defer_size=256), None)
+        if elem is None or elem.tag != PIXEL_DATA or elem.value_tell is None:
+            return None
+        start = 2 * n * (h.frame or 0)
+        if elem.length < start + 2 * n:
+            raise ValueError(f"pixel data holds {elem.length} bytes, {start + 2 * n} expected")
+        fh.seek(elem.value_tell + start)
+        data = fh.read(2 * n)
+    if len(data) < 2 * n:
+        raise ValueError(f"pixel data cut short: {len(data)} of {2 * n} bytes (truncated file)")
+    raw = np.frombuffer(data, dtype="<i2" if h.signed else "<u2")
     if not h.signed and h.bits_stored < 16:
         raw = raw & np.uint16((1 << h.bits_stored) - 1)
     return raw.reshape(h.rows, h.columns)
 
 
-def slice_pixels(h: SliceHeader) -> np.ndarray:
-    """Stored values of one slice (before rescale): direct read, else pydicom's decoders."""
+def slice_pixels(h: SliceHeader, decoded: dict[Path, np.ndarray] | None = None) -> np.ndarray:
+    """Stored values of one slice or frame (before rescale): a direct read when the data is
+    plain, else pydicom's decoders. ``decoded`` keeps decoded multi-frame files by path."""
     raw = _native_pixels(h)
     if raw is not None:
         return raw
-    ds = pydicom.dcmread(h.path)
-    if "PixelData" not in ds:
-        raise ValueError("no pixel data")
-    return ds.pixel_array
+    if h.frame is None:
+        return pydicom.pixels.pixel_array(h.path)
+    decoded = {} if decoded is None else decoded
+    if h.path not in decoded:
+        decoded[h.path] = pydicom.pixels.pixel_array(h.path)
+    return decoded[h.path][h.frame]
 
 
 def _to_hu(raw: np.ndarray, slope: float, intercept: float, out: np.ndarray) -> None:
     """``raw * slope + intercept`` rounded and clipped into the int16 slice ``out``."""
-    if slope == 1.0 and float(intercept).is_integer():
-        hu = raw.astype(np.int32) + int(intercept)
+    if slope == 1.0 and float(intercept).is_integer() and raw.dtype.kind in "iu" and raw.size:
+        shift = int(intercept)
+        rmin, rmax = int(raw.min()), int(raw.max())
+        if rmin >= -32768 and rmax <= 32767 and rmin + shift >= -32768 and rmax + shift <= 32767:
+            np.copyto(out, raw, casting="unsafe")  # exact: stored and HU values all fit int16
+            if shift:
+                out += np.int16(shift)
+            return
+        hu = raw.astype(np.int32) + shift
     else:
         hu = np.rint(raw.astype(np.float32) * np.float32(slope) + np.float32(intercept))
     np.clip(hu, -32768, 32767, out=hu)
@@ -132,17 +144,19 @@ def read_series(
     array = np.empty((n, rows, cols), dtype=np.int16)
     ok = np.ones(n, dtype=bool)
     failures: list[str] = []
+    decoded: dict[Path, np.ndarray] = {}  # compressed multi-frame files, decoded once
     every = max(1, n // 100)
     for k, h in enumerate(slices):
         if progress is not None and k % every == 0:
             progress(k / n, f"reading slice {k + 1}/{n}")
         try:
-            _to_hu(slice_pixels(h), h.slope, h.intercept, array[k])
+            _to_hu(slice_pixels(h, decoded), h.slope, h.intercept, array[k])
         except Exception as err:  # a broken slice is skipped, the rest of the series is kept
             ok[k] = False
             failures.append(
                 f"{h.path.name}: {str(err).splitlines()[0][:100] if str(err) else type(err).__name__}"
             )
+    decoded.clear()
     if not ok.any():
         raise CorruptFileError(f"no slice of the series could be read ({failures[0]})")
     if failures:

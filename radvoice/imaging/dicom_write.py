@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -17,9 +16,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from radvoice.imaging.formats import ProgressCallback
 from radvoice.imaging.volume import Volume
-
-ProgressCallback = Callable[[float, str], None]
 
 
 def _ds_str(value: float) -> str:

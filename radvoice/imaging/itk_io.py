@@ -7,28 +7,18 @@ itself), and its array order is ``(z, y, x)``, so a :class:`Volume` is a direct 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from radvoice.imaging.errors import CorruptFileError, ImageReadError, UnsupportedFormatError
+from radvoice.imaging.formats import ProgressCallback, itk_format
 from radvoice.imaging.memory import check_fits, estimate_bytes
 from radvoice.imaging.nifti_check import check_nifti_complete
 from radvoice.imaging.series import SeriesInfo
 from radvoice.imaging.volume import Volume
 
-ProgressCallback = Callable[[float, str], None]
-
-ITK_SUFFIXES: dict[str, str] = {
-    ".nii.gz": "NIfTI",
-    ".nii": "NIfTI",
-    ".nrrd": "NRRD",
-    ".nhdr": "NRRD",
-    ".mha": "MetaImage",
-    ".mhd": "MetaImage",
-}
 WRITE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 _ITEMSIZE = {
     sitk.sitkUInt8: 1,
@@ -39,15 +29,6 @@ _ITEMSIZE = {
     sitk.sitkInt32: 4,
     sitk.sitkFloat32: 4,
 }
-
-
-def itk_format(path: Path) -> str | None:
-    """The format name for a path's suffix (``'NIfTI'``, ``'NRRD'``, ``'MetaImage'``) or None."""
-    name = path.name.lower()
-    for suffix, fmt in ITK_SUFFIXES.items():
-        if name.endswith(suffix):
-            return fmt
-    return None
 
 
 def _itk_reason(err: Exception) -> str:

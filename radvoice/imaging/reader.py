@@ -10,7 +10,7 @@ from radvoice.imaging.errors import (
     MissingPathError,
     UnsupportedFormatError,
 )
-from radvoice.imaging.itk_io import ProgressCallback, itk_format, read_itk
+from radvoice.imaging.formats import ProgressCallback, itk_format
 from radvoice.imaging.series import SeriesInfo
 from radvoice.imaging.volume import Volume
 
@@ -56,13 +56,18 @@ def read_volume(
     Unreadable input raises a subclass of :class:`ImageReadError` with a one-line reason.
     """
     p = _check_path(path)
-    if p.is_dir():
+    if p.is_dir() or p.name.upper() == "DICOMDIR":  # a DICOMDIR stands for its folder
         from radvoice.imaging.dicom_read import read_dicom_folder
 
-        return read_dicom_folder(p, series_uid=series_uid, progress=progress, max_bytes=max_bytes)
+        folder = p if p.is_dir() else p.parent
+        return read_dicom_folder(
+            folder, series_uid=series_uid, progress=progress, max_bytes=max_bytes
+        )
     if p.stat().st_size == 0:
         raise EmptyInputError(f"{p.name}: the file is empty")
     if itk_format(p) is not None:
+        from radvoice.imaging.itk_io import read_itk
+
         return read_itk(p, progress=progress, max_bytes=max_bytes)
     if is_dicom_file(p):
         from radvoice.imaging.dicom_read import read_dicom_file_series

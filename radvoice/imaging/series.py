@@ -30,6 +30,8 @@ class SliceHeader:
     thickness: float | None = None
     pixel_offset: int | None = None
     """Where the PixelData element starts in the file (for a direct read), if known."""
+    frame: int | None = None
+    """The frame index within a multi-frame file, None for a single-frame file."""
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The demo library: synthetic cases from the corpus generator plus the two real chest CTs.
 
-Synthetic cases are stored with source ``synthetic:<seed>`` so they can be regenerated (for
-re-embedding) instead of keeping their voxels. lung1/lung2 have no radiology report or CT-RATE
+Synthetic cases are ``generate_case(DEMO_SEED, index)`` for index 0..n-1 (a seed kept apart
+from training corpora), stored with source ``synthetic:<seed>:<index>`` so they can be
+regenerated for re-embedding instead of keeping their voxels. lung1/lung2 have no radiology report or CT-RATE
 labels; their report is a factual note of the lesion marked in the accompanying mask, and their
 labels are stored as unknown.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from radvoice.library.errors import LibraryError
 from radvoice.library.library import CaseLibrary
 
 SYNTHETIC_PREFIX = "synthetic:"
+DEMO_SEED = 9090
 REAL_CASES = {
     "lung1": "a small lung nodule",
     "lung2": "a lung mass",
@@ -35,21 +38,45 @@ class DemoSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def synthetic_generator() -> Callable[..., object]:
+def synthetic_generator() -> Callable[..., Any]:
     """``radvoice.data.generate_case``, or a clear error while it does not exist."""
     try:
         from radvoice.data import generate_case  # type: ignore[attr-defined]
     except ImportError:
-        raise LibraryError(
-            "the synthetic case generator (radvoice.data.generate_case) is not available yet;"
-            " the demo library cannot be built without it"
-        ) from None
+        try:
+            from radvoice.data.synth import generate_case
+        except ImportError:
+            raise LibraryError(
+                "the synthetic case generator (radvoice.data.generate_case) is not available"
+                " yet; the demo library cannot be built without it"
+            ) from None
     return generate_case
 
 
-def synthetic_volume(seed: int) -> Volume:
-    """The volume of synthetic case ``seed`` (regenerated deterministically)."""
-    return synthetic_generator()(seed).volume  # type: ignore[attr-defined]
+def synthetic_source(seed: int, index: int) -> str:
+    return f"{SYNTHETIC_PREFIX}{seed}:{index}"
+
+
+def synthetic_volume(source: str) -> Volume:
+    """The volume of a ``synthetic:<seed>:<index>`` case (regenerated deterministically)."""
+    try:
+        seed, index = (int(v) for v in source[len(SYNTHETIC_PREFIX) :].split(":"))
+    except ValueError:
+        raise LibraryError(f"not a synthetic case source: {source!r}") from None
+    return synthetic_generator()(seed, index).volume
+
+
+def report_text(report: Any) -> str:
+    """A generated report (``Report`` with ``.text``, or a plain string) as text."""
+    return str(getattr(report, "text", report)).strip()
+
+
+def known_labels(case: Any) -> list[int] | None:
+    """The 18 labels, or None when the generator marks some as untrustworthy."""
+    known = getattr(case, "known", None)
+    if known is not None and not bool(np.all(known)):
+        return None
+    return [int(v) for v in case.labels]
 
 
 def real_case_report(image: Path, name: str) -> str:
@@ -75,7 +102,7 @@ def build_demo(
     n_synthetic: int = 500,
     ct_dir: Path | None = None,
     progress: ProgressFn | None = None,
-    first_seed: int = 0,
+    seed: int = DEMO_SEED,
 ) -> DemoSummary:
     """Add ``n_synthetic`` generated cases and lung1/lung2 (resumable: skips what is in)."""
     generate = synthetic_generator()
@@ -91,18 +118,17 @@ def build_demo(
     total = n_synthetic + len(real)
     have = library.store.sources()
     for i in range(n_synthetic):
-        seed = first_seed + i
-        source = f"{SYNTHETIC_PREFIX}{seed}"
+        source = synthetic_source(seed, i)
         if progress is not None:
             progress(i, total, source)
         if source in have:
             summary.skipped += 1
             continue
         try:
-            case = generate(seed)
+            case = generate(seed, i)
             _, added = library.add_volume(
-                case.volume, embedder, source=source, report=case.report,  # type: ignore[attr-defined]
-                labels=[int(v) for v in case.labels],  # type: ignore[attr-defined]
+                case.volume, embedder, source=source, report=report_text(case.report),
+                labels=known_labels(case),
             )  # fmt: skip
         except RadVoiceError as err:
             summary.failed.append((source, str(err)))

@@ -7,7 +7,9 @@ library depends only on the method names below, so tests can pass their own.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -43,28 +45,45 @@ class ModelIdentity:
 
 
 def model_identity(embedder: object) -> ModelIdentity:
-    """The embedder's ``model_name``/``model_checksum`` (or ``name``/``checksum``).
+    """Which models the stored embeddings depend on.
 
-    Without them, the SHA-256 of ``models/registry.json`` (which lists every weight file's
-    SHA-256) identifies the shipped models.
+    An embedder may say so itself (``model_name``/``model_checksum``). For the shipped
+    :class:`RadVoiceModels`, stored case embeddings come from the teacher alone (the speech
+    student only maps queries into the teacher's space), so the identity is the teacher folder's
+    name plus a SHA-256 over its entries in ``models/registry.json`` (each file's SHA-256).
     """
-    name = getattr(embedder, "model_name", None) or getattr(embedder, "name", None)
-    checksum = getattr(embedder, "model_checksum", None) or getattr(embedder, "checksum", None)
+    name = getattr(embedder, "model_name", None)
+    checksum = getattr(embedder, "model_checksum", None)
     if isinstance(name, str) and isinstance(checksum, str) and name and checksum:
         return ModelIdentity(name, checksum)
-    from radvoice.nn.registry import REGISTRY_NAME, models_dir
+    teacher_dir = getattr(embedder, "teacher_dir", None)
+    if teacher_dir is None:
+        raise LibraryError(f"{type(embedder).__name__} does not say which models it uses")
+    teacher_dir = Path(teacher_dir)
+    entries = _registry_entries(teacher_dir)
+    digest = hashlib.sha256("\n".join(f"{k}={v}" for k, v in entries).encode()).hexdigest()
+    return ModelIdentity(teacher_dir.name, digest)
 
-    registry = models_dir() / REGISTRY_NAME
-    if not registry.is_file():
-        raise ModelsUnavailableError(f"cannot identify the models: {registry} is missing")
-    digest = hashlib.sha256(registry.read_bytes()).hexdigest()
-    return ModelIdentity(
-        name if isinstance(name, str) and name else type(embedder).__name__, digest
-    )
+
+def _registry_entries(model_dir: Path) -> list[tuple[str, str]]:
+    from radvoice.nn.registry import REGISTRY_NAME
+
+    registry = model_dir.parent / REGISTRY_NAME
+    try:
+        table = json.loads(registry.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelsUnavailableError(f"cannot read {registry}: {err}") from None
+    prefix = f"{model_dir.name}/"
+    entries = sorted((str(k), str(v)) for k, v in table.items() if str(k).startswith(prefix))
+    if not entries:
+        raise ModelsUnavailableError(
+            f"the trained models are not shipped yet: {registry} lists nothing under {prefix}"
+        )
+    return entries
 
 
 def load_shipped_embedder() -> Embedder:
-    """The trained models shipped in ``models/`` (loaded lazily by the pipeline)."""
+    """The trained models shipped in ``models/`` (weights load lazily, SHA-256 checked)."""
     try:
         from radvoice.nn.pipeline import RadVoiceModels
     except ImportError as err:
@@ -72,12 +91,15 @@ def load_shipped_embedder() -> Embedder:
             "the trained RadVoice models are not shipped yet (radvoice.nn.pipeline is missing: "
             f"{err}); the library needs them to embed cases and queries"
         ) from None
-    try:
-        return RadVoiceModels()  # type: ignore[return-value]
-    except LibraryError:
-        raise
-    except (OSError, ValueError, RuntimeError) as err:
-        raise ModelsUnavailableError(f"cannot load the shipped models: {err}") from None
+    models = RadVoiceModels()
+    teacher_dir = Path(models.teacher_dir)
+    if not teacher_dir.is_dir():
+        raise ModelsUnavailableError(
+            f"the trained models are not shipped yet ({teacher_dir} is missing); the library "
+            "needs the teacher to embed cases and queries"
+        )
+    model_identity(models)  # the registry must list the teacher's files
+    return models  # type: ignore[return-value]
 
 
 def as_embedding(vector: object, what: str) -> np.ndarray:

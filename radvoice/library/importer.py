@@ -85,7 +85,12 @@ def _dicom_items(folder: Path) -> list[ImportItem]:
 def _ctrate_items(folder: Path) -> list[ImportItem] | None:
     """Cases of a CT-RATE download (volumes with report, labels and metadata), else None."""
     try:
-        from radvoice.data.ctrate import CTRateDataset, CTRateError, CTRateLayout
+        from radvoice.data.ctrate import (
+            CTRateDataset,
+            CTRateError,
+            CTRateLayout,
+            read_ctrate_volume,
+        )
     except ImportError:
         return None
     try:
@@ -104,7 +109,7 @@ def _ctrate_items(folder: Path) -> list[ImportItem] | None:
                 ImportItem(
                     str(Path(rec.volume_path or name).resolve()), name, report=rec.report,
                     labels=[int(v) for v in rec.labels],
-                    load=lambda ds=ds, name=name: ds.record(name).volume,  # type: ignore[misc]
+                    load=lambda p=rec.volume_path, m=ds.metadata[name]: read_ctrate_volume(p, m),
                     path=rec.volume_path,
                 )
             )  # fmt: skip

@@ -119,6 +119,22 @@ class CaseLibrary:
         )  # fmt: skip
         return self.store.add(record)
 
+    def load_volume(self, case_id: int) -> Volume:
+        """A stored case's volume, read again from its source (synthetic cases regenerated)."""
+        case = self.store.get(case_id)
+        if case is None:
+            raise LibraryError(f"no case with id {case_id} in {self.directory}")
+        from radvoice.library.demo import SYNTHETIC_PREFIX, synthetic_volume
+
+        if case.source.startswith(SYNTHETIC_PREFIX):
+            return synthetic_volume(case.source)
+        ctrate = _ctrate_reader(Path(case.source))
+        if ctrate is not None:
+            return ctrate()
+        from radvoice.imaging import read_volume
+
+        return read_volume(case.source, series_uid=case.series_uid)
+
     def remove(self, case_id: int) -> None:
         if not self.store.remove(case_id):
             raise LibraryError(f"no case with id {case_id} in {self.directory}")
@@ -182,6 +198,8 @@ class CaseLibrary:
         wanted = self.index_kind or choose_kind(n)
         if h.kind != wanted and not (wanted == "ivfpq" and n < 256):
             return f"{n} cases call for a {wanted} index, not {h.kind}"
+        if h.kind in ("ivf", "ivfpq") and n > 2 * max(h.built_count, 1):
+            return f"the library grew from {h.built_count} to {n} cases since it was trained"
         return None
 
     def _sync(self, idx: VectorIndex, space: str) -> VectorIndex | None:
@@ -302,6 +320,24 @@ class CaseLibrary:
             "labels": self.store.label_counts(),
             "database_bytes": db_path(self.directory).stat().st_size,
         }  # fmt: skip
+
+
+def _ctrate_reader(path: Path) -> Callable[[], Volume] | None:
+    """For a volume inside a CT-RATE layout: a reader applying its metadata's rescale."""
+    try:
+        from radvoice.data import ctrate
+    except ImportError:
+        return None
+    stem = ctrate.volume_stem(path.name)
+    match = ctrate.NAME_RE.match(stem)
+    if match is None or len(path.parents) < 4:
+        return None
+    try:
+        layout = ctrate.CTRateLayout.discover(path.parents[3])
+        meta = ctrate.read_metadata(layout.csv("metadata", match.group(1)))[stem]
+    except (ctrate.CTRateError, KeyError):
+        return None
+    return lambda: ctrate.read_ctrate_volume(path, meta)
 
 
 def _text(value: object) -> str | None:

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from radvoice.errors import RadVoiceError
-from radvoice.imaging.volume import Volume
 from radvoice.library.embedder import Embedder, as_embedding, model_identity
 from radvoice.library.library import CaseLibrary
-from radvoice.library.store import CaseInfo
 
 
 @dataclass
@@ -23,16 +21,6 @@ class ReembedSummary:
     done: int = 0
     already: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _load_case_volume(case: CaseInfo) -> Volume:
-    from radvoice.library.demo import SYNTHETIC_PREFIX, synthetic_volume
-
-    if case.source.startswith(SYNTHETIC_PREFIX):
-        return synthetic_volume(int(case.source[len(SYNTHETIC_PREFIX) :]))
-    from radvoice.imaging import read_volume
-
-    return read_volume(case.source, series_uid=case.series_uid)
 
 
 def reembed(
@@ -54,7 +42,7 @@ def reembed(
                 summary.already += 1
                 continue
             try:
-                ct = as_embedding(embedder.embed_volume(_load_case_volume(case)), "CT")
+                ct = as_embedding(embedder.embed_volume(library.load_volume(case.id)), "CT")
                 rep = (
                     as_embedding(embedder.embed_text(case.report), "report")
                     if case.report

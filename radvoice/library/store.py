@@ -170,6 +170,15 @@ class CaseStore:
             raise LibraryError(f"cannot open the case library at {self.path}: {err}") from None
 
     def _init_schema(self) -> None:
+        with self.read() as db:  # an existing library is opened without taking the write lock
+            has_meta = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone()
+            row = db.execute(
+                "SELECT value FROM meta WHERE key='schema_version'"
+            ).fetchone() if has_meta else None  # fmt: skip
+        if row is not None and int(row[0]) == SCHEMA_VERSION:
+            return
         with self.write() as db:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():

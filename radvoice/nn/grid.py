@@ -5,7 +5,7 @@ The grid (defaults, see :class:`ModelGrid`):
 * canonical orientation LPS: array axes ``(k, j, i)`` run Inferior→Superior, Anterior→Posterior,
   Right→Left (direction = identity). Any input is first re-oriented to it by axis permutation and
   flips (exact, no interpolation); a small residual obliquity (gantry tilt) is ignored.
-* size ``(nx, ny, nz) = (128, 128, 64)`` at spacing ``(2.75, 2.75, 5.0)`` mm: a 352 mm × 352 mm
+* size ``(nx, ny, nz) = (128, 128, 64)`` at spacing ``(2.8, 2.8, 5.0)`` mm: a 358 mm × 358 mm
   in-plane field of view (a chest CT's 300–400 mm FOV) and 320 mm cranio-caudally, centred on the
   centre of the scanned volume; outside the scan is air (-1000 HU).
 * intensities: HU clipped to [-1000, 1000] and scaled to [-1, 1] (as CT-CLIP does).
@@ -37,7 +37,7 @@ class ModelGrid:
     """Geometry of the model grid: ``size`` and ``spacing`` are in (x, y, z) = (i, j, k) order."""
 
     size: tuple[int, int, int] = (128, 128, 64)
-    spacing: tuple[float, float, float] = (2.75, 2.75, 5.0)
+    spacing: tuple[float, float, float] = (2.8, 2.8, 5.0)
     hu_min: float = HU_MIN
     hu_max: float = HU_MAX
 

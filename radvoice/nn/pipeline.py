@@ -111,7 +111,9 @@ class RadVoiceModels:
         bundle = self._teacher()
         emb = torch.as_tensor(np.asarray(volume_embedding, dtype=np.float32)).reshape(1, -1)
         emb = torch.nn.functional.normalize(emb, dim=-1)
-        probs = zero_shot_probabilities(emb, bundle.prompts, float(bundle.clip.logit_scale))[0]
+        probs = zero_shot_probabilities(
+            emb, bundle.prompts, float(bundle.clip.logit_scale.detach())
+        )[0]
         return {name: float(p) for name, p in zip(PATHOLOGIES, probs.tolist(), strict=True)}
 
     @property

@@ -177,12 +177,17 @@ class SpeechStudent(nn.Module):
         return self
 
     # -- encoding -----------------------------------------------------------------------------
-    def encode_mel(self, mel: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def encode_mel(
+        self, mel: Tensor, lengths: Tensor | None = None, offsets: Tensor | None = None
+    ) -> Tensor:
         """Encoder frames of a batch of windows; frozen blocks run without autograd."""
         n = self.config.encoder.n_audio_layer
         split = n - self.config.train_top_layers
+        device = self.encoder.conv1.weight.device
+        mel = mel.to(device)
+        lengths = None if lengths is None else lengths.to(device)
         with torch.no_grad():
-            hidden, key_mask = self.encoder.embed(mel, lengths)
+            hidden, key_mask = self.encoder.embed(mel, lengths, offsets)
             hidden = self.encoder(None, hidden=hidden, key_mask=key_mask, end_layer=split)  # type: ignore[arg-type]
         if split == n:
             return hidden
@@ -221,7 +226,7 @@ class SpeechStudent(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            return self.forward([self.features(audio)])[0].float().numpy()
+            return self.forward([self.features(audio)])[0].float().cpu().numpy()
         finally:
             self.train(was_training)
 

@@ -2,12 +2,14 @@
 
 An utterance is cut into fixed chunks of ``chunk_seconds``. Chunk ``k`` is encoded from the
 window ``[k·C − L, (k+1)·C)`` of audio (``L`` = ``context_seconds`` of left context, less at the
-start): the window gets its own log-mel spectrogram and its own encoder pass (positions from 0),
-and only the encoder frames of the chunk itself are kept. Every window is a pure function of its
-audio, so
+start): the window gets its own log-mel spectrogram and its own encoder pass, and only the
+encoder frames of the chunk itself are kept. With ``absolute_positions`` (the default) a window
+keeps the positional embeddings of its place in the utterance (clamped to Whisper's 30 s), which
+keeps chunked frames close to whole-utterance frames (measured in docs/notes/speech-student.md).
+Every window is a pure function of its audio and its start, so
 
 * while talking, each chunk is encoded as soon as its audio is complete (:class:`StreamingSession`);
-* at key release only the last, partial chunk is encoded, then the head runs over all frames;
+* at key release only the last, partial chunk is encoded, then the pooling runs over all frames;
 * training (:func:`encode_utterances`) computes exactly the same windows, batched.
 
 Chunk and context lengths are multiples of 320 samples (one encoder frame: 2 mel hops of 160).
@@ -43,6 +45,7 @@ class ChunkingConfig:
 
     chunk_seconds: float = 2.0
     context_seconds: float = 1.0
+    absolute_positions: bool = True  # windows keep their positions in the utterance
 
     def __post_init__(self) -> None:
         for name in ("chunk_seconds", "context_seconds"):
@@ -68,12 +71,17 @@ class ChunkingConfig:
     def context_samples(self) -> int:
         return round(self.context_seconds * SAMPLE_RATE)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | bool]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ChunkingConfig:
-        return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__ if k in data})
+        kwargs: dict = {
+            k: float(data[k]) for k in ("chunk_seconds", "context_seconds") if k in data
+        }
+        if "absolute_positions" in data:
+            kwargs["absolute_positions"] = bool(data["absolute_positions"])
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,19 @@ class Window:
         """Encoder frames of left context to drop from this window's output."""
         return (self.chunk_start - self.start) // SAMPLES_PER_FRAME
 
+    @property
+    def first_frame(self) -> int:
+        """The utterance's encoder-frame index where this window starts."""
+        return self.start // SAMPLES_PER_FRAME
+
 
 @dataclass
 class WindowFeatures:
-    """A window's log-mel features ``(n_mels, frames)`` and how many output frames to drop."""
+    """A window's log-mel ``(n_mels, frames)``, output frames to drop, first position index."""
 
     mel: Tensor
     keep_from: int
+    position: int = 0
 
 
 def window_for_chunk(k: int, end: int, config: ChunkingConfig) -> Window:
@@ -145,7 +159,9 @@ def as_mono_float(audio: np.ndarray) -> np.ndarray:
     return arr
 
 
-def window_features(window: Window, audio: np.ndarray, mel_fn: MelFn) -> WindowFeatures:
+def window_features(
+    window: Window, audio: np.ndarray, mel_fn: MelFn, absolute_positions: bool = True
+) -> WindowFeatures:
     """Log-mel of one window's audio (``audio`` indexed from sample 0 of the utterance)."""
     mel = torch.as_tensor(mel_fn(audio[window.start : window.end]), dtype=torch.float32)
     if mel.ndim != 2:
@@ -154,7 +170,8 @@ def window_features(window: Window, audio: np.ndarray, mel_fn: MelFn) -> WindowF
         )
     # Frames beyond (end - start) / hop would see padding past the window: Whisper drops them.
     mel = mel[:, : (window.end - window.start) // HOP_LENGTH]
-    return WindowFeatures(mel=mel, keep_from=window.keep_from)
+    position = window.first_frame if absolute_positions else 0
+    return WindowFeatures(mel=mel, keep_from=window.keep_from, position=position)
 
 
 def utterance_features(
@@ -163,7 +180,10 @@ def utterance_features(
     """The windows' features of a whole utterance, exactly as streaming computes them."""
     audio = as_mono_float(audio)
     mel_fn = mel_fn or default_mel_fn()
-    return [window_features(w, audio, mel_fn) for w in plan_windows(len(audio), config)]
+    return [
+        window_features(w, audio, mel_fn, config.absolute_positions)
+        for w in plan_windows(len(audio), config)
+    ]
 
 
 def pad_windows(windows: Sequence[WindowFeatures]) -> tuple[Tensor, Tensor]:
@@ -176,7 +196,7 @@ def pad_windows(windows: Sequence[WindowFeatures]) -> tuple[Tensor, Tensor]:
     return mel, lengths
 
 
-EncodeFn = Callable[[Tensor, Tensor | None], Tensor]
+EncodeFn = Callable[[Tensor, Tensor | None, Tensor | None], Tensor]
 
 
 def encode_windows(
@@ -184,19 +204,21 @@ def encode_windows(
 ) -> list[Tensor]:
     """Encode windows in length-sorted batches; returns each window's kept frames ``(k, C)``.
 
-    ``encode(mel, lengths)`` is the encoder call (``lengths`` is None for a single window).
+    ``encode(mel, lengths, offsets)`` is the encoder call (``lengths`` is None for a single
+    window; ``offsets`` are the windows' first positions).
     """
     out: list[Tensor | None] = [None] * len(windows)
     order = sorted(range(len(windows)), key=lambda i: windows[i].mel.shape[-1])
     for s in range(0, len(order), max_batch):
         idx = order[s : s + max_batch]
         group = [windows[i] for i in idx]
+        offsets = torch.tensor([w.position for w in group], dtype=torch.long)
         if len(group) == 1:
-            hidden = encode(group[0].mel[None], None)
+            hidden = encode(group[0].mel[None], None, offsets)
             lengths = torch.tensor([group[0].mel.shape[-1]])
         else:
             mel, lengths = pad_windows(group)
-            hidden = encode(mel, lengths)
+            hidden = encode(mel, lengths, offsets)
         for row, (i, w) in enumerate(zip(idx, group, strict=True)):
             n_out = (int(lengths[row]) + 1) // 2
             out[i] = hidden[row, w.keep_from : n_out]
@@ -205,8 +227,8 @@ def encode_windows(
 
 def encode_utterances(
     encode: EncodeFn, utterances: Sequence[Sequence[WindowFeatures]], max_batch: int = 64
-) -> tuple[Tensor, Tensor]:
-    """Chunk-encode a batch of utterances: ``(B, T_max, C)`` frames and a ``(B, T_max)`` valid mask.
+) -> list[list[Tensor]]:
+    """Chunk-encode a batch of utterances: per utterance, each window's kept frames ``(k, C)``.
 
     This is the training-time twin of :class:`StreamingSession`: the same windows, batched.
     """
@@ -214,36 +236,48 @@ def encode_utterances(
     if not flat:
         raise StreamingError("no audio windows to encode")
     encoded = encode_windows(encode, flat, max_batch=max_batch)
-    per_utt, pos = [], 0
+    out, pos = [], 0
     for utt in utterances:
-        per_utt.append(torch.cat(encoded[pos : pos + len(utt)], dim=0))
+        out.append(encoded[pos : pos + len(utt)])
         pos += len(utt)
-    t_max = max(f.shape[0] for f in per_utt)
-    frames = per_utt[0].new_zeros(len(per_utt), t_max, per_utt[0].shape[-1])
-    mask = torch.zeros(len(per_utt), t_max, dtype=torch.bool)
-    for i, f in enumerate(per_utt):
-        frames[i, : f.shape[0]] = f
+    return out
+
+
+def pad_frames(frames: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Stack ``(k_i, C)`` frame sequences into ``(N, k_max, C)`` zero-padded and a valid mask."""
+    k_max = max(f.shape[0] for f in frames)
+    out = frames[0].new_zeros(len(frames), k_max, frames[0].shape[-1])
+    mask = torch.zeros(len(frames), k_max, dtype=torch.bool, device=frames[0].device)
+    for i, f in enumerate(frames):
+        out[i, : f.shape[0]] = f
         mask[i, : f.shape[0]] = True
-    return frames, mask
+    return out, mask
+
+
+WindowFn = Callable[[Tensor], Tensor]
+PoolFn = Callable[[Tensor, Tensor], Tensor]
 
 
 class StreamingSession:
     """Push-to-talk encoder: full chunks are encoded while audio arrives, the tail at release.
 
-    ``encode`` maps ``(mel (1, n_mels, T), None)`` to encoder frames; ``head`` maps the
-    ``(1, T, C)`` frames and mask to the embedding. Calls are serialised by a lock, so ``push``
-    may run on the audio thread and ``finish`` on another.
+    ``encode(mel (1, n_mels, T), None, offsets)`` gives a window's encoder frames; ``window_fn``
+    maps its kept frames ``(k, C)`` to head frames ``(k, W)`` (run right away, while talking);
+    ``pool((1, T, W), mask)`` gives the embedding at release. Calls are serialised by a lock, so
+    ``push`` may run on the audio thread and ``finish`` on another.
     """
 
     def __init__(
         self,
         encode: EncodeFn,
-        head: Callable[[Tensor, Tensor], Tensor],
+        window_fn: WindowFn,
+        pool: PoolFn,
         config: ChunkingConfig,
         mel_fn: MelFn | None = None,
     ) -> None:
         self._encode = encode
-        self._head = head
+        self._window_fn = window_fn
+        self._pool = pool
         self.config = config
         self._mel_fn = mel_fn or default_mel_fn()
         self._lock = threading.Lock()
@@ -272,11 +306,11 @@ class StreamingSession:
         self._n = need
 
     def _encode_window(self, window: Window) -> Tensor:
-        feats = window_features(window, self._audio, self._mel_fn)
+        feats = window_features(window, self._audio, self._mel_fn, self.config.absolute_positions)
         (frames,) = encode_windows(self._encode, [feats])
         self.windows_encoded += 1
         self.frames_encoded += feats.mel.shape[-1]
-        return frames
+        return self._window_fn(frames)
 
     def push(self, samples: np.ndarray) -> int:
         """Add audio; encode every chunk it completes. Returns the number of chunks encoded."""
@@ -286,25 +320,25 @@ class StreamingSession:
             done = 0
             c = self.config.chunk_samples
             while (self._next_chunk + 1) * c <= self._n:
-                end = (self._next_chunk + 1) * c
-                self._frames.append(
-                    self._encode_window(window_for_chunk(self._next_chunk, end, self.config))
-                )
+                window = window_for_chunk(self._next_chunk, (self._next_chunk + 1) * c, self.config)
+                self._frames.append(self._encode_window(window))
                 self._next_chunk += 1
                 done += 1
             return done
 
     def finish(self) -> Tensor:
-        """Key release: encode the partial last chunk, run the head; returns the embedding."""
+        """Key release: encode the partial last chunk, pool; the embedding (CPU float32).
+
+        Call :meth:`reset` before the next utterance.
+        """
         with self._lock, torch.inference_mode():
             if self._n < MIN_SAMPLES:
                 raise StreamingError("no speech recorded (key released too early)")
             frames = list(self._frames)
             start = self._next_chunk * self.config.chunk_samples
             if self._n - start >= SAMPLES_PER_FRAME or not frames:
-                frames.append(
-                    self._encode_window(window_for_chunk(self._next_chunk, self._n, self.config))
-                )
+                window = window_for_chunk(self._next_chunk, self._n, self.config)
+                frames.append(self._encode_window(window))
             all_frames = torch.cat(frames, dim=0)[None]
-            mask = torch.ones(all_frames.shape[:2], dtype=torch.bool)
-            return self._head(all_frames, mask)[0]
+            mask = torch.ones(all_frames.shape[:2], dtype=torch.bool, device=all_frames.device)
+            return self._pool(all_frames, mask)[0].float().cpu()

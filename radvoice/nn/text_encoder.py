@@ -9,6 +9,7 @@ may be fine-tuned; with 0 the backbone is frozen and its pooled 384-d features c
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,16 +58,26 @@ def minilm_path() -> Path:
     return path
 
 
-def load_minilm() -> tuple[nn.Module, object]:
-    """``(AutoModel, AutoTokenizer)`` from the local folder; never touches the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
+_PRISTINE: dict[str, tuple[nn.Module, object]] = {}
 
-    path = minilm_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    model = AutoModel.from_pretrained(str(path), local_files_only=True)
-    return model, tokenizer
+
+def load_minilm() -> tuple[nn.Module, object]:
+    """``(AutoModel, AutoTokenizer)`` from the local folder; never touches the network.
+
+    The pristine weights are read once per process; each call returns a private copy (so
+    fine-tuning one teacher never changes another)."""
+    if "minilm" not in _PRISTINE:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+
+        path = minilm_path()
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        model.eval()
+        _PRISTINE["minilm"] = (model, tokenizer)
+    model, tokenizer = _PRISTINE["minilm"]
+    return copy.deepcopy(model), tokenizer
 
 
 def mean_pool(token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -65,15 +65,28 @@ class GridCache:
                 self._memory[record.case_id] = self._resample(record)
             return
         if not p.exists():
-            arr = self._resample(record)
-            tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
-            os.replace(tmp, p)
+            self._write(p, self._resample(record))
+
+    def put(self, case_id: str, volume: Volume) -> None:
+        """Resample and store a volume already in hand (skipped when cached)."""
+        p = self.path(case_id)
+        if p is None:
+            self._memory[case_id] = self._to_grid(volume)
+        elif not p.exists():
+            self._write(p, self._to_grid(volume))
+
+    def _to_grid(self, volume: Volume) -> np.ndarray:
+        return resample_to_grid(volume, self.grid)[0].numpy().astype(np.float16)
 
     def _resample(self, record: CaseRecord) -> np.ndarray:
-        grid = resample_to_grid(record.load(), self.grid)
-        return grid[0].numpy().astype(np.float16)
+        return self._to_grid(record.load())
+
+    @staticmethod
+    def _write(p: Path, arr: np.ndarray) -> None:
+        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr)
+        os.replace(tmp, p)
 
     def get(self, case_id: str) -> torch.Tensor:
         """``(1, D, H, W)`` float32."""

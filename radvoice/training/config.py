@@ -33,7 +33,7 @@ class TrainSettings:
     num_threads: int = 0  # torch.set_num_threads; 0 leaves the default
     amp: bool = True  # mixed precision (bf16) on GPU only
     augment_shift: int = 4  # random translation in grid voxels (0 disables)
-    num_workers: int = 0
+    max_minutes: float = 0.0  # stop (checkpoint + export) after this wall time; 0: no limit
 
 
 @dataclass

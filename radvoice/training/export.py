@@ -42,7 +42,7 @@ def export_teacher(
         "pathologies": list(PATHOLOGIES),
         "prompt_templates": [list(t) for t in PROMPT_TEMPLATES],
         "query_templates": list(QUERY_TEMPLATES),
-        "logit_scale": float(clip.logit_scale),
+        "logit_scale": float(clip.logit_scale.detach()),
         "thresholds": {p: float(t) for p, t in zip(PATHOLOGIES, ev.thresholds, strict=True)},
         "training": {
             "run": cfg.to_dict(),

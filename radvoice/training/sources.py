@@ -15,6 +15,8 @@ split; CT-RATE ``valid`` becomes ``test`` (the CT-CLIP protocol evaluates on it)
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ import numpy as np
 from radvoice.errors import RadVoiceError
 from radvoice.training.cases import CaseRecord, assign_splits
 from radvoice.training.config import DataSettings
+
+log = logging.getLogger(__name__)
 
 
 class DataSourceError(RadVoiceError):
@@ -46,31 +50,37 @@ def _data_attr(module: str, name: str) -> Any:
         raise DataSourceError(f"{module}.{name} is not available in this installation") from None
 
 
-def synthetic_records(n: int, seed: int) -> list[CaseRecord]:
+def synthetic_records(
+    n: int, seed: int, on_volume: Callable[[CaseRecord, Any], None] | None = None
+) -> list[CaseRecord]:
     """On-the-fly cases: text and labels are kept, the volume is regenerated (deterministic by
-    seed) when the grid cache first needs it, so no volume stays in memory."""
-    generate_case = _data_attr("radvoice.data", "generate_case")
+    seed) when the grid cache first needs it, so no volume stays in memory. ``on_volume``
+    (e.g. :meth:`GridCache.put`) sees each volume while it is in hand, saving a regeneration."""
+    try:
+        generate_case = _data_attr("radvoice.data", "generate_case")
+    except DataSourceError:
+        generate_case = _data_attr("radvoice.data.synth", "generate_case")
     out = []
     for i in range(n):
-        case = generate_case(seed + i)
-        out.append(
-            _from_synthetic_case(
-                case, f"syn{seed + i:06d}", lambda s=seed + i: generate_case(s).volume
-            )
-        )
+        case = generate_case(seed, i)
+        case_id = str(getattr(case, "case_id", f"syn_{seed}_{i:06d}"))
+        rec = _from_synthetic_case(case, case_id, lambda i=i: generate_case(seed, i).volume)
+        if on_volume is not None:
+            on_volume(rec, case.volume)
+        out.append(rec)
         del case
+        if (i + 1) % 50 == 0:
+            log.info(f"generated {i + 1}/{n} synthetic cases")
     return out
 
 
 def _report_of(case: Any) -> str:
+    """Findings and impression joined as :attr:`radvoice.data.records.CaseRecord.report` does."""
     report = getattr(case, "report", "")
     if isinstance(report, str):
         return report
-    for attr in ("text", "full"):
-        if hasattr(report, attr):
-            return str(getattr(report, attr))
-    parts = [getattr(report, k, "") for k in ("findings", "impression")]
-    return " ".join(str(p).strip() for p in parts if p)
+    parts = [str(getattr(report, k, "")).strip() for k in ("findings", "impression")]
+    return " ".join(p for p in parts if p)
 
 
 def _from_synthetic_case(case: Any, case_id: str, load: Any) -> CaseRecord:
@@ -141,7 +151,12 @@ def corpus_records(root: Path) -> list[CaseRecord]:
     raise DataSourceError("no corpus reader (radvoice.data.corpus.read_corpus) is available")
 
 
-def load_records(spec: str, settings: DataSettings, seed: int = 0) -> list[CaseRecord]:
+def load_records(
+    spec: str,
+    settings: DataSettings,
+    seed: int = 0,
+    on_volume: Callable[[CaseRecord, Any], None] | None = None,
+) -> list[CaseRecord]:
     """Records for ``--data SPEC`` with splits assigned (see the module docstring)."""
     from radvoice.training.toy import toy_records
 
@@ -151,7 +166,7 @@ def load_records(spec: str, settings: DataSettings, seed: int = 0) -> list[CaseR
         n = _count(spec, "synthetic:") if ":" in spec else settings.synthetic_cases
         if n < 2:
             raise DataSourceError("--data synthetic needs data.synthetic_cases ≥ 2 in the config")
-        records = synthetic_records(n, settings.synthetic_seed)
+        records = synthetic_records(n, settings.synthetic_seed, on_volume)
     else:
         root = Path(spec).expanduser()
         if not root.is_dir():

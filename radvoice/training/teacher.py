@@ -93,8 +93,13 @@ def load_trainable_state(clip: CTClip, state: dict[str, torch.Tensor]) -> None:
         )
 
 
-def shift_augment(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Random translation of each volume by up to ``max_shift`` voxels per axis (air fill)."""
+def shift_offsets(n: int, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """``(n, 3)`` random (z, y, x) crop offsets in ``[0, 2 * max_shift]``."""
+    return torch.randint(0, 2 * max_shift + 1, (n, 3), generator=gen)
+
+
+def shift_augment(x: torch.Tensor, max_shift: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Translate each volume by ``offsets - max_shift`` voxels per axis (air fill)."""
     if max_shift <= 0:
         return x
     s = max_shift
@@ -102,7 +107,7 @@ def shift_augment(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torc
     d, h, w = x.shape[-3:]
     out = torch.empty_like(x)
     for b in range(x.shape[0]):
-        oz, oy, ox = (int(v) for v in torch.randint(0, 2 * s + 1, (3,), generator=gen))
+        oz, oy, ox = (int(v) for v in offsets[b])
         out[b] = padded[b, :, oz : oz + d, oy : oy + h, ox : ox + w]
     return out
 
@@ -240,10 +245,13 @@ def train_teacher(
             g["lr"] = g["base_lr"] * factor
         idx = batch_indices(len(train_recs), ts.batch_size, step, ts.seed)
         local = idx[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
-        gen = torch.Generator().manual_seed(step_seed(ts.seed, step, ctx.rank))
+        # augmentation drawn for the global batch: the same samples whatever the world size
+        gen = torch.Generator().manual_seed(step_seed(ts.seed, step))
+        offsets = shift_offsets(ts.batch_size, max(ts.augment_shift, 0), gen)
+        offsets = offsets[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
         torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
         grid = torch.stack([grid_cache.get(train_recs[i].case_id) for i in local])
-        grid = shift_augment(grid, ts.augment_shift, gen).to(ctx.device)
+        grid = shift_augment(grid, ts.augment_shift, offsets).to(ctx.device)
         feats = train_feats[torch.from_numpy(local)].to(ctx.device) if frozen else None
         reports = None if frozen else [train_recs[i].report for i in local]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -268,7 +276,7 @@ def train_teacher(
         record = {k: float(v.detach()) for k, v in parts.items()}
         record["step"] = step + 1
         record["lr"] = optimizer.param_groups[0]["lr"]
-        record["logit_scale"] = float(clip.logit_scale)
+        record["logit_scale"] = float(clip.logit_scale.detach())
         history.append(record)
         if bar is not None:
             bar.update(1)
@@ -282,6 +290,9 @@ def train_teacher(
             )
         if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
             _save(ckpt_path, clip, optimizer, step + 1, cfg, history)
+        if ts.max_minutes > 0 and _stop_for_time(timer, ts.max_minutes, ctx):
+            logger.info(f"time budget of {ts.max_minutes} min reached at step {step + 1}")
+            break
         barrier(ctx)
     if bar is not None:
         bar.close()
@@ -312,6 +323,16 @@ def train_teacher(
         logger.info(f"exported {result.model_dir}")
     all_reduce_mean(0.0, ctx)
     return result
+
+
+def _stop_for_time(timer: Timer, max_minutes: float, ctx: DistContext) -> bool:
+    """The same decision on every rank (rank 0's clock)."""
+    over = 1.0 if timer.elapsed() > max_minutes * 60 else 0.0
+    if ctx.enabled:
+        t = torch.tensor([over])
+        torch.distributed.broadcast(t, 0)
+        over = float(t.item())
+    return over > 0
 
 
 def _fmt(summary: dict[str, float]) -> str:

@@ -69,7 +69,7 @@ def evaluate_teacher(
     """Zero-shot metrics (thresholds: given, else ROC-optimal on these cases) and retrieval."""
     ct, txt = embed_cases(model, records, cache, text_features, device)
     probs = zero_shot_probabilities(
-        torch.from_numpy(ct), prompts.cpu(), float(model.logit_scale)
+        torch.from_numpy(ct), prompts.cpu(), float(model.logit_scale.detach())
     ).numpy()
     labels = np.stack([r.labels for r in records])
     thr = roc_thresholds(labels, probs) if thresholds is None else np.asarray(thresholds)

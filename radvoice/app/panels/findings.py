@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import pyqtgraph as pg  # noqa: E402
+from PySide6.QtGui import QFontMetrics  # noqa: E402
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget  # noqa: E402
 
 from radvoice.app.qt_bridge import GuiListener  # noqa: E402
@@ -18,6 +19,7 @@ from radvoice.app.state import FindingsState  # noqa: E402
 
 ABOVE = (226, 122, 58)
 BELOW = (88, 118, 160)
+NEUTRAL = (130, 134, 142)  # no threshold known for this label
 QUERIED_PEN = (250, 220, 90)
 
 
@@ -92,10 +94,7 @@ class FindingsPanel(QWidget):
         n = len(self.order)
         ys = list(range(n))
         widths = [p for _label, p in self.order]
-        brushes = [
-            pg.mkBrush(*(ABOVE if p >= thresholds.get(label, 0.5) else BELOW))
-            for label, p in self.order
-        ]
+        brushes = [pg.mkBrush(*_bar_color(p, thresholds.get(label))) for label, p in self.order]
         pens = [
             pg.mkPen(QUERIED_PEN, width=2) if label == queried else pg.mkPen(None)
             for label, _p in self.order
@@ -104,7 +103,10 @@ class FindingsPanel(QWidget):
         marks = [(thresholds[label], y) for y, (label, _p) in enumerate(self.order) if label in thresholds]
         self.markers.setData(x=[m[0] for m in marks], y=[m[1] for m in marks])
         axis = self.plot.getAxis("left")
-        axis.setTicks([[(y, _tick(label, p)) for y, (label, p) in enumerate(self.order)]])
+        ticks = [(y, _tick(label, p)) for y, (label, p) in enumerate(self.order)]
+        axis.setTicks([ticks, []])
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        axis.setWidth(max(metrics.horizontalAdvance(t) for _y, t in ticks) + 16)
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
         lines = []
         if queried is not None:
@@ -116,6 +118,12 @@ class FindingsPanel(QWidget):
             lines.append(st.status)
         self.status.setText("<br>".join(lines))
         self.stack.setCurrentWidget(self.plot)
+
+
+def _bar_color(p: float, threshold: float | None) -> tuple[int, int, int]:
+    if threshold is None:
+        return NEUTRAL
+    return ABOVE if p >= threshold else BELOW
 
 
 def _tick(label: str, p: float) -> str:

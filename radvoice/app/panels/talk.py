@@ -36,7 +36,7 @@ class LevelMeter(QWidget):
         super().__init__(parent)
         self.level_dbfs = -120.0
         self.peak_dbfs = -120.0
-        self.setMinimumHeight(14)
+        self.setFixedHeight(16)
         self.setToolTip("Microphone level (dBFS)")
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt name

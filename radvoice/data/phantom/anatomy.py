@@ -14,21 +14,9 @@ from radvoice.data.phantom.context import Chest, HeartGeometry
 from radvoice.data.phantom.grid import Grid
 from radvoice.data.phantom.lungs import render_lungs
 from radvoice.data.phantom.params import PatientParams
-from radvoice.data.phantom.shapes import ellipsoid, tube_distance
+from radvoice.data.phantom.shapes import chaikin, ellipsoid, tube_distance
 
 FAT, MUSCLE, SKIN, BLOOD, FLUID = -100.0, 45.0, 25.0, 40.0, 12.0
-
-
-def chaikin(points: np.ndarray, iterations: int = 3) -> np.ndarray:
-    """Corner-cutting smoothing of a polyline (keeps the end points)."""
-    p = np.asarray(points, dtype=float)
-    for _ in range(iterations):
-        q = 0.75 * p[:-1] + 0.25 * p[1:]
-        r = 0.25 * p[:-1] + 0.75 * p[1:]
-        mid = np.empty((2 * len(q), 3))
-        mid[0::2], mid[1::2] = q, r
-        p = np.vstack([p[:1], mid, p[-1:]])
-    return p
 
 
 def _gauge(x, y, a, b_ant, b_post, p: float):
@@ -151,7 +139,7 @@ class _Builder:
         theta = self.theta_c[jj, ii]
         e = self.e[kk, jj, ii]
         z = self.g.z[kk, 0, 0]
-        u = (self.z_apex + 14.0 - p.rib_drop * (theta / np.pi) ** 1.6 - z) / p.rib_pitch
+        u = (self.z_apex + 14.0 - p.rib_drop * (theta / np.pi) ** 1.15 - z) / p.rib_pitch
         k = np.rint(u)
         dz = (u - k) * p.rib_pitch
         dn = np.sqrt((dz / 5.5) ** 2 + ((e - 5.5) / 3.6) ** 2)
@@ -277,9 +265,12 @@ class _Builder:
             ),
             3,
         )
+        svc = chaikin(np.array([[-32.0, y_tr - 12, z_top], [-34.0, y_tr - 10, self.z_car], [hc[0] - 48, hc[1] + 8, hc[2] + 30]]), 2)
         t = np.linspace(0, 1, len(aorta))
         r_ao = np.interp(t, [0, 0.3, 0.55, 1], [15.5, 14.5, 12.5, 11.0]) * as_
         self.paths["aorta"] = aorta
+        self.paths["aorta_radius"] = r_ao
+        self.paths["svc"] = svc
         self.landmarks["aortic_arch"] = np.array([0.0, y_tr - 10, z_arch])
         car = np.array([-2.0, y_tr + 3, self.z_car])
         self.landmarks["carina"] = car
@@ -295,7 +286,6 @@ class _Builder:
             2,
         )
         self.paths["esophagus"] = esoph
-        svc = chaikin(np.array([[-32.0, y_tr - 12, z_top], [-34.0, y_tr - 10, self.z_car], [hc[0] - 48, hc[1] + 8, hc[2] + 30]]), 2)
         bcv = chaikin(np.array([[45.0, y_tr - 28, z_arch + 30], [0.0, y_tr - 32, z_arch + 22], [-32.0, y_tr - 12, z_arch + 14]]), 2)
         bct = np.array([[-6.0, y_tr - 20, z_arch + 6], [-14.0, y_tr - 12, z_arch + 40], [-20.0, y_tr - 8, z_top]])
         lcca = np.array([[4.0, y_tr - 14, z_arch + 8], [10.0, y_tr - 12, z_top]])
@@ -333,7 +323,7 @@ class _Builder:
         med |= tr_d < 1.5
         self.mediastinum_mask = med & self.body & ~self.abdomen
         # paint: fat first, then organs
-        hu[self.mediastinum_mask] = FAT + 5.0
+        hu[self.mediastinum_mask & ~self.vertebra[None]] = FAT + 5.0
         hu[(d_es < 1.0)] = MUSCLE
         if self.rng.random() < 0.5:
             hu[d_es < 0.25] = -1000.0

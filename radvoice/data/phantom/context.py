@@ -62,6 +62,12 @@ class Chest:
     arteries: dict[str, Tree] = field(default_factory=dict)
     supported: frozenset[str] = frozenset()
     synthetic: bool = True
+    tissue: dict[str, float] = field(default_factory=dict)  # e.g. blood_hu
+
+    def lungs_changed(self) -> None:
+        """Call after painting over lung voxels (drops cached distances, syncs lobes)."""
+        self.lobes[self.lungs == 0] = 0
+        self.__dict__.pop("pleural_depth", None)
 
     def lung(self, side: str | None = None) -> np.ndarray:
         if side is None or side == "bilateral":
@@ -71,9 +77,16 @@ class Chest:
     @cached_property
     def pleural_depth(self) -> np.ndarray:
         """Distance (mm) from each lung voxel to the nearest non-lung voxel (0 outside)."""
-        return ndimage.distance_transform_edt(
-            self.lungs > 0, sampling=self.grid.spacing[::-1]
-        ).astype(np.float32)
+        lung = self.lungs > 0
+        out = np.zeros(lung.shape, np.float32)
+        if not lung.any():
+            return out
+        k, j, i = np.nonzero(lung)
+        box = tuple(
+            slice(max(0, int(a.min()) - 1), int(a.max()) + 2) for a in (k, j, i)
+        )
+        out[box] = ndimage.distance_transform_edt(lung[box], sampling=self.grid.spacing[::-1])
+        return out
 
     def lung_points(self, rng: np.random.Generator, n: int, where: np.ndarray) -> np.ndarray:
         """``n`` random LPS points (mm) in the voxels of ``where`` (empty if none)."""

@@ -154,4 +154,6 @@ def render_lungs(b: _Builder) -> Chest:
         arteries=arteries,
         supported=SYNTHETIC_SUPPORTED,
         synthetic=True,
+        tissue={"blood_hu": float(b.blood), "cavity_a": float(b.a_c), "cavity_b": float(b.b_c),
+                "cavity_y": float(b.y_cc)},
     )

@@ -75,7 +75,7 @@ class PatientParams:
             contrast=bool(rng.random() < 0.25),
             contrast_hu=float(rng.uniform(160, 320)),
             noise_std=float(rng.uniform(10, 18) * (1 + 0.25 * max(habitus, 0))),
-            rib_drop=float(rng.uniform(80, 110) * size),
+            rib_drop=float(rng.uniform(95, 125) * size),
             rib_pitch=float(rng.uniform(21, 26) * size),
             vertebra_pitch=float(rng.uniform(23, 27) * size),
             table=bool(rng.random() < 0.85),

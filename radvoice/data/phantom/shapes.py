@@ -61,6 +61,18 @@ def paint_ellipsoid(
     return mask
 
 
+def chaikin(points: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Corner-cutting smoothing of a polyline (keeps the end points)."""
+    p = np.asarray(points, dtype=float)
+    for _ in range(iterations):
+        q = 0.75 * p[:-1] + 0.25 * p[1:]
+        r = 0.25 * p[:-1] + 0.75 * p[1:]
+        mid = np.empty((2 * len(q), 3))
+        mid[0::2], mid[1::2] = q, r
+        p = np.vstack([p[:1], mid, p[-1:]])
+    return p
+
+
 def tube_distance(
     grid: Grid, points: np.ndarray, radii: np.ndarray, out: np.ndarray | None = None
 ) -> np.ndarray:

@@ -21,19 +21,21 @@ def available() -> bool:
     return shutil.which("text2wave") is not None
 
 
-def _scheme(voice: Voice) -> tuple[list[str], bool]:
-    """Scheme expressions selecting the voice and prosody; True if pitch is native."""
+def _scheme(voice: Voice) -> list[str]:
+    """Scheme expressions selecting the voice and its speed.
+
+    Pitch is applied afterwards by resampling (``-fm`` is ignored by Festival's hts_engine),
+    so the engine is asked for a correspondingly slower rate.
+    """
+    speed = voice.rate / pitch_factor(voice.pitch)
     exprs = [f"(voice_{voice.voice})"]
-    if voice.voice.endswith("_hts"):
-        # hts_engine options: -r speech speed, -fm additional half-tones.
+    if voice.voice.endswith("_hts"):  # hts_engine option -r: speech speed factor
         exprs.append(
-            "(set! hts_engine_params (append hts_engine_params "
-            f'(list \'("-r" {voice.rate:.4f}) \'("-fm" {voice.pitch:.4f}))))'
+            f'(set! hts_engine_params (append hts_engine_params (list \'("-r" {speed:.4f}))))'
         )
-        return exprs, True
-    stretch = pitch_factor(voice.pitch) / voice.rate
-    exprs.append(f"(Parameter.set 'Duration_Stretch {stretch:.4f})")
-    return exprs, False
+    else:
+        exprs.append(f"(Parameter.set 'Duration_Stretch {1.0 / speed:.4f})")
+    return exprs
 
 
 def synthesize(text: str, voice: Voice) -> np.ndarray:
@@ -41,7 +43,7 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     exe = shutil.which("text2wave")
     if exe is None:
         raise EngineMissingError("festival is not installed (apt-get install festival)")
-    exprs, native_pitch = _scheme(voice)
+    exprs = _scheme(voice)
     with tempfile.TemporaryDirectory(prefix="radvoice-festival-") as tmp:
         txt = Path(tmp) / "in.txt"
         txt.write_text(text + "\n", encoding="utf-8")
@@ -53,4 +55,4 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
             return [*args, str(txt), "-o", str(out)]
 
         audio = synthesize_to_wav(cmd, text, f"festival voice {voice.voice}")
-    return audio if native_pitch else shift_pitch(audio, voice.pitch)
+    return shift_pitch(audio, voice.pitch)

@@ -85,7 +85,9 @@ class AsrCascade:
         texts = []
         for seg in self.segments(audio):
             if seg.shape[-1] < SEGMENT_FRAMES:
-                seg = np.pad(seg, ((0, 0), (0, SEGMENT_FRAMES - seg.shape[-1])), constant_values=seg.min())
+                seg = np.pad(
+                    seg, ((0, 0), (0, SEGMENT_FRAMES - seg.shape[-1])), constant_values=seg.min()
+                )
             features = ctranslate2.StorageView.from_array(seg[None])
             result = self.model.generate(
                 features, [self.prompt], beam_size=self.beam_size, max_length=448

@@ -123,8 +123,15 @@ class AudioEncoder(nn.Module):
         )
         self.ln_post = nn.LayerNorm(n)
 
-    def embed(self, mel: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Convolutions + positions: ``(B, n_mels, T)`` → ``(B, ceil(T/2), C)`` and a key mask."""
+    def embed(
+        self, mel: Tensor, lengths: Tensor | None = None, offsets: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Convolutions + positions: ``(B, n_mels, T)`` → ``(B, ceil(T/2), C)`` and a key mask.
+
+        ``offsets`` (B,) shifts each row's positions (a window that starts ``o`` encoder frames
+        into the utterance gets positions ``o, o+1, …``), clamped so they stay below
+        ``n_audio_ctx``.
+        """
         if mel.ndim != 3 or mel.shape[1] != self.dims.n_mels:
             raise WhisperModelError(
                 f"expected mel features (batch, {self.dims.n_mels}, frames), got {tuple(mel.shape)}"
@@ -134,21 +141,31 @@ class AudioEncoder(nn.Module):
             raise WhisperModelError(
                 f"{mel.shape[-1]} mel frames exceed the encoder's {2 * self.dims.n_audio_ctx}"
             )
-        x = F.gelu(self.conv1(mel))
         key_mask = None
-        if lengths is not None:
+        out_lengths = torch.full((mel.shape[0],), n_out, device=mel.device)
+        if lengths is None:
+            x = F.gelu(self.conv1(mel))
+        else:  # zero the padding before each convolution, as their own zero padding would be
+            lengths = lengths.to(mel.device)
             frame = torch.arange(mel.shape[-1], device=mel.device)
-            x = x * (frame[None, :] < lengths[:, None]).to(x.dtype)[:, None, :]
+            valid = (frame[None, :] < lengths[:, None]).to(mel.dtype)[:, None, :]
+            x = F.gelu(self.conv1(mel * valid)) * valid
             out_lengths = frames_after_conv(lengths)
             key_mask = torch.arange(n_out, device=mel.device)[None, :] < out_lengths[:, None]
         x = F.gelu(self.conv2(x)).transpose(1, 2)
-        x = x + self.positional_embedding[:n_out].to(x.dtype)
-        return x, key_mask
+        if offsets is None:
+            pos = self.positional_embedding[:n_out]
+        else:
+            start = torch.minimum(offsets.to(mel.device), self.dims.n_audio_ctx - out_lengths)
+            idx = start.clamp(min=0)[:, None] + torch.arange(n_out, device=mel.device)[None, :]
+            pos = self.positional_embedding[idx.clamp(max=self.dims.n_audio_ctx - 1)]
+        return x + pos.to(x.dtype), key_mask
 
     def forward(
         self,
         mel: Tensor,
         lengths: Tensor | None = None,
+        offsets: Tensor | None = None,
         *,
         start_layer: int = 0,
         end_layer: int | None = None,
@@ -163,7 +180,7 @@ class AudioEncoder(nn.Module):
         if hidden is None:
             if start_layer != 0:
                 raise WhisperModelError("start_layer > 0 needs the hidden state to start from")
-            hidden, key_mask = self.embed(mel, lengths)
+            hidden, key_mask = self.embed(mel, lengths, offsets)
         for block in self.blocks[start_layer:end]:
             hidden = block(hidden, key_mask)
         if end == len(self.blocks):

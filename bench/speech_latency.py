@@ -1,0 +1,241 @@
+"""Key-release-to-answer latency of the speech student vs full re-encoding vs the ASR cascade.
+
+    .venv/bin/python bench/speech_latency.py [--sizes tiny.en base] [--seconds 10] [--repeats 5]
+        [--chunk 2.0 --context 1.0] [--threads N] [--student DIR] [--no-cascade] [--json OUT]
+
+For each Whisper size, on one utterance of ``--seconds`` (espeak-ng reading a report, looped
+to length), all measured in this one run on this machine:
+
+* streaming: the utterance is pushed in 100 ms pieces as a recorder would (chunks are encoded
+  while "talking", untimed); the timed part starts at key release: pushing the last piece
+  (which may complete a chunk) and ``finish()`` (the last chunk's log-mel and encoder pass, if
+  any audio is left, plus the head over all frames) → 512-d embedding;
+* full re-encoding: ``embed_audio`` on the whole utterance (every chunk window, batched), and
+  one unchunked encoder pass over the whole utterance + head;
+* ASR cascade: ctranslate2 Whisper (int8, greedy) transcribes the same audio, then the text
+  teacher (all-MiniLM-L6-v2 + projection) embeds the transcript.
+
+Also prints how the variable-length encoder outputs differ from Whisper's 30 s padded ones
+(frame-wise cosine on the speech frames), for the whole utterance and for the chunked windows.
+Medians of ``--repeats``; ratios are taken between numbers of this run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+REPORT = (
+    "Findings: the heart is enlarged and there is a small left pleural effusion with adjacent "
+    "atelectasis. Calcified plaques are seen in the coronary arteries. There is no pulmonary "
+    "nodule and no lymphadenopathy. Impression: cardiomegaly with a small pleural effusion."
+)
+
+
+def utterance(seconds: float) -> np.ndarray:
+    """espeak-ng speech of a report, looped/trimmed to ``seconds`` (synthetic if no espeak)."""
+    from radvoice.audio.loading import load_audio
+
+    n = int(seconds * 16000)
+    if shutil.which("espeak-ng") is None:
+        from radvoice.nn.whisper.equivalence import synthetic_speechlike
+
+        print("espeak-ng missing: using a synthetic speech-like signal")
+        return synthetic_speechlike(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "report.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), REPORT], check=True
+        )
+        audio = load_audio(wav)
+    reps = -(-n // len(audio))
+    return np.tile(audio, reps)[:n].astype(np.float32)
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def padding_study(encoder, audio: np.ndarray, chunking) -> dict[str, float]:
+    """Cosine between variable-length and 30 s padded encoder outputs on the same frames."""
+    import torch
+
+    from radvoice.audio.mel import log_mel_spectrogram
+    from radvoice.nn.streaming import encode_windows, utterance_features
+    from radvoice.nn.whisper.equivalence import compare_outputs
+
+    with torch.inference_mode():
+        mel = log_mel_spectrogram(audio)
+        padded_mel = log_mel_spectrogram(audio, padding=480_000)[:, :3000]
+        padded = encoder(padded_mel[None])[0].numpy()
+        whole = encoder(mel[None])[0].numpy()
+        feats = utterance_features(audio, chunking)
+        chunked = torch.cat(encode_windows(encoder, feats)).numpy()
+    n = whole.shape[0]
+    rep_whole = compare_outputs(whole, padded[:n])
+    m = min(n, chunked.shape[0])
+    rep_chunk = compare_outputs(chunked[:m], padded[:m])
+    rep_chunk_whole = compare_outputs(chunked[:m], whole[:m])
+    return {
+        "unpadded_vs_padded_cos_mean": rep_whole.mean_cosine,
+        "unpadded_vs_padded_cos_min": rep_whole.min_cosine,
+        "chunked_vs_padded_cos_mean": rep_chunk.mean_cosine,
+        "chunked_vs_padded_cos_min": rep_chunk.min_cosine,
+        "chunked_vs_unpadded_cos_mean": rep_chunk_whole.mean_cosine,
+        "pooled_mean_unpadded_vs_padded_cos": float(
+            np.dot(whole.mean(0), padded[:n].mean(0))
+            / (np.linalg.norm(whole.mean(0)) * np.linalg.norm(padded[:n].mean(0)))
+        ),
+    }
+
+
+def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
+    import torch
+
+    from radvoice.nn.speech_student import HeadConfig, SpeechStudent
+    from radvoice.nn.streaming import ChunkingConfig
+
+    chunking = ChunkingConfig(args.chunk, args.context)
+    if args.student:
+        student = SpeechStudent.load(Path(args.student))
+        chunking = student.config.chunking
+    else:
+        student = SpeechStudent.from_whisper(
+            REPO / "models" / f"whisper-{size}", head=HeadConfig(), chunking=chunking
+        )
+    student.eval()
+    piece = 1600  # 100 ms
+
+    def stream_once(timed: list[float], talk: list[float]) -> None:
+        session = student.stream()
+        t_talk = 0.0
+        starts = list(range(0, len(audio), piece))
+        for s in starts[:-1]:
+            t0 = time.perf_counter()
+            session.push(audio[s : s + piece])
+            t_talk += time.perf_counter() - t0
+        # key release: the recorder's last piece arrives, then the answer is computed
+        t0 = time.perf_counter()
+        session.push(audio[starts[-1] :])
+        session.finish()
+        timed.append((time.perf_counter() - t0) * 1e3)
+        talk.append(t_talk * 1e3)
+
+    release, talk = [], []
+    stream_once([], [])  # warm-up
+    for _ in range(args.repeats):
+        stream_once(release, talk)
+
+    def whole_pass() -> None:
+        from radvoice.audio.mel import log_mel_spectrogram
+
+        with torch.inference_mode():
+            frames = student.encode_mel(log_mel_spectrogram(audio)[None])
+            student.forward_frames(frames, torch.ones(frames.shape[:2], dtype=torch.bool))
+
+    result = {
+        "size": size,
+        "chunk_s": chunking.chunk_seconds,
+        "context_s": chunking.context_seconds,
+        "release_ms": statistics.median(release),
+        "talk_encode_ms_total": statistics.median(talk),
+        "full_chunked_ms": median_ms(lambda: student.embed_audio(audio), args.repeats),
+        "full_unchunked_ms": median_ms(whole_pass, args.repeats),
+        **padding_study(student.encoder, audio, chunking),
+    }
+    if not args.no_cascade:
+        from radvoice.nn.whisper.cascade import AsrCascade
+
+        cascade = AsrCascade(size, threads=args.threads or 0, embed_text=embed_text)
+        runs = [cascade.run(audio) for _ in range(max(1, args.repeats // 2) + 1)][1:]
+        result["cascade_transcribe_ms"] = statistics.median(r.transcribe_ms for r in runs)
+        result["cascade_embed_ms"] = statistics.median(r.embed_ms for r in runs)
+        result["cascade_ms"] = result["cascade_transcribe_ms"] + result["cascade_embed_ms"]
+        result["cascade_text"] = runs[0].text
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["tiny.en", "base"])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--chunk", type=float, default=2.0)
+    parser.add_argument("--context", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch/ct2 threads (0: default)")
+    parser.add_argument("--student", help="a trained student folder instead of a fresh head")
+    parser.add_argument("--no-cascade", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    audio = utterance(args.seconds)
+    embed_text = None
+    if not args.no_cascade:
+        from radvoice.nn.text_encoder import TextTeacher
+
+        teacher = TextTeacher().eval()
+
+        def embed_text(text: str) -> np.ndarray:
+            with torch.inference_mode():
+                return teacher([text or " "])[0].numpy()
+
+    print(f"utterance {len(audio) / 16000:.1f} s, torch threads {torch.get_num_threads()}")
+    results = [bench_size(size, audio, args, embed_text) for size in args.sizes]
+    for r in results:
+        print(f"\nWhisper {r['size']} (chunks {r['chunk_s']} s + {r['context_s']} s left context)")
+        print(f"  key release → embedding (streaming) {r['release_ms']:8.1f} ms")
+        print(f"  encoding while talking (all chunks) {r['talk_encode_ms_total']:8.1f} ms")
+        print(
+            f"  full re-encoding, chunked windows   {r['full_chunked_ms']:8.1f} ms"
+            f"  ratio {r['full_chunked_ms'] / r['release_ms']:.1f}x"
+        )
+        print(
+            f"  full re-encoding, one pass          {r['full_unchunked_ms']:8.1f} ms"
+            f"  ratio {r['full_unchunked_ms'] / r['release_ms']:.1f}x"
+        )
+        if "cascade_ms" in r:
+            print(
+                f"  ASR cascade: transcribe {r['cascade_transcribe_ms']:.1f} ms + text embed "
+                f"{r['cascade_embed_ms']:.1f} ms = {r['cascade_ms']:.1f} ms"
+                f"  ratio {r['cascade_ms'] / r['release_ms']:.1f}x"
+            )
+            print(f"  transcript: {r['cascade_text']!r}")
+        print(
+            f"  unpadded vs 30 s padded encoder frames: cosine mean "
+            f"{r['unpadded_vs_padded_cos_mean']:.4f} min {r['unpadded_vs_padded_cos_min']:.4f};"
+            f" mean-pooled {r['pooled_mean_unpadded_vs_padded_cos']:.4f}"
+        )
+        print(
+            f"  chunked vs padded: cosine mean {r['chunked_vs_padded_cos_mean']:.4f} min "
+            f"{r['chunked_vs_padded_cos_min']:.4f}; chunked vs unpadded mean "
+            f"{r['chunked_vs_unpadded_cos_mean']:.4f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
