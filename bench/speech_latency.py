@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -64,14 +65,14 @@ def utterance(seconds: float) -> np.ndarray:
     return np.tile(audio, reps)[:n].astype(np.float32)
 
 
-def median_ms(fn, repeats: int) -> float:
+def times_ms(fn, repeats: int) -> list[float]:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return times
 
 
 def padding_study(encoder, audio: np.ndarray, chunking) -> dict[str, float]:
@@ -124,7 +125,7 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
     student.eval()
     piece = 1600  # 100 ms
 
-    def stream_once(timed: list[float], talk: list[float]) -> None:
+    def stream_once(timed: list[float], talk: list[float], cpu: list[float] | None = None) -> None:
         session = student.stream()
         t_talk = 0.0
         starts = list(range(0, len(audio), piece))
@@ -133,32 +134,42 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
             session.push(audio[s : s + piece])
             t_talk += time.perf_counter() - t0
         # key release: the recorder's last piece arrives, then the answer is computed
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         session.push(audio[starts[-1] :])
         session.finish()
         timed.append((time.perf_counter() - t0) * 1e3)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1e3)
         talk.append(t_talk * 1e3)
 
-    release, talk = [], []
+    release, talk, release_cpu = [], [], []
     stream_once([], [])  # warm-up
     for _ in range(args.repeats):
-        stream_once(release, talk)
+        stream_once(release, talk, release_cpu)
 
     def whole_pass() -> None:
         from radvoice.audio.mel import log_mel_spectrogram
 
         with torch.inference_mode():
             frames = student.encode_mel(log_mel_spectrogram(audio)[None])
-            student.forward_frames(frames, torch.ones(frames.shape[:2], dtype=torch.bool))
+            student.head(frames, torch.ones(frames.shape[:2], dtype=torch.bool))
 
     result = {
         "size": size,
         "chunk_s": chunking.chunk_seconds,
         "context_s": chunking.context_seconds,
         "release_ms": statistics.median(release),
+        "release_min_ms": min(release),
+        "release_cpu_ms": statistics.median(release_cpu),
         "talk_encode_ms_total": statistics.median(talk),
-        "full_chunked_ms": median_ms(lambda: student.embed_audio(audio), args.repeats),
-        "full_unchunked_ms": median_ms(whole_pass, args.repeats),
+    }
+    full = times_ms(lambda: student.embed_audio(audio), args.repeats)
+    whole = times_ms(whole_pass, args.repeats)
+    result |= {
+        "full_chunked_ms": statistics.median(full),
+        "full_chunked_min_ms": min(full),
+        "full_unchunked_ms": statistics.median(whole),
+        "full_unchunked_min_ms": min(whole),
         **padding_study(student.encoder, audio, chunking),
     }
     if not args.no_cascade:
@@ -169,6 +180,7 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
         result["cascade_transcribe_ms"] = statistics.median(r.transcribe_ms for r in runs)
         result["cascade_embed_ms"] = statistics.median(r.embed_ms for r in runs)
         result["cascade_ms"] = result["cascade_transcribe_ms"] + result["cascade_embed_ms"]
+        result["cascade_min_ms"] = min(r.transcribe_ms + r.embed_ms for r in runs)
         result["cascade_text"] = runs[0].text
     return result
 
@@ -201,27 +213,38 @@ def main() -> int:
             with torch.inference_mode():
                 return teacher([text or " "])[0].numpy()
 
-    print(f"utterance {len(audio) / 16000:.1f} s, torch threads {torch.get_num_threads()}")
+    load = os.getloadavg()[0]
+    print(
+        f"utterance {len(audio) / 16000:.1f} s, torch threads {torch.get_num_threads()}, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} (timings inflate with load)"
+    )
     results = [bench_size(size, audio, args, embed_text) for size in args.sizes]
     for r in results:
+        rel, rel_min = r["release_ms"], r["release_min_ms"]
+
+        def line(
+            label: str, med: float, best: float, ratio: bool = True, rel=rel, rel_min=rel_min
+        ) -> None:
+            text = f"  {label:<38}{med:8.1f} ms (min {best:7.1f})"
+            if ratio:
+                text += f"  ratio {med / rel:5.1f}x (min/min {best / rel_min:5.1f}x)"
+            print(text)
+
         print(f"\nWhisper {r['size']} (chunks {r['chunk_s']} s + {r['context_s']} s left context)")
-        print(f"  key release → embedding (streaming) {r['release_ms']:8.1f} ms")
-        print(f"  encoding while talking (all chunks) {r['talk_encode_ms_total']:8.1f} ms")
+        line("key release → embedding (streaming)", rel, rel_min, ratio=False)
         print(
-            f"  full re-encoding, chunked windows   {r['full_chunked_ms']:8.1f} ms"
-            f"  ratio {r['full_chunked_ms'] / r['release_ms']:.1f}x"
+            f"  {'  CPU time of that path (all threads)':<38}{r['release_cpu_ms']:8.1f} ms"
+            " (= wall time on idle cores when single-threaded)"
         )
-        print(
-            f"  full re-encoding, one pass          {r['full_unchunked_ms']:8.1f} ms"
-            f"  ratio {r['full_unchunked_ms'] / r['release_ms']:.1f}x"
-        )
+        print(f"  {'encoding while talking (all chunks)':<38}{r['talk_encode_ms_total']:8.1f} ms")
+        line("full re-encoding, chunked windows", r["full_chunked_ms"], r["full_chunked_min_ms"])
+        line("full re-encoding, one pass", r["full_unchunked_ms"], r["full_unchunked_min_ms"])
         if "cascade_ms" in r:
+            line("ASR cascade (transcribe + text embed)", r["cascade_ms"], r["cascade_min_ms"])
             print(
-                f"  ASR cascade: transcribe {r['cascade_transcribe_ms']:.1f} ms + text embed "
-                f"{r['cascade_embed_ms']:.1f} ms = {r['cascade_ms']:.1f} ms"
-                f"  ratio {r['cascade_ms'] / r['release_ms']:.1f}x"
+                f"    transcribe {r['cascade_transcribe_ms']:.1f} ms + embed "
+                f"{r['cascade_embed_ms']:.1f} ms; transcript: {r['cascade_text']!r}"
             )
-            print(f"  transcript: {r['cascade_text']!r}")
         print(
             f"  unpadded vs 30 s padded encoder frames: cosine mean "
             f"{r['unpadded_vs_padded_cos_mean']:.4f} min {r['unpadded_vs_padded_cos_min']:.4f};"

@@ -6,6 +6,7 @@ events (as X11 sends for a held key) do not end the hold; the confirmation says 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,10 @@ def window(qapp, qtbot, tmp_path, monkeypatch):
     if bridge is not None:
         bridge.shutdown()
     win.close()
+    # destroy the VTK windows while Xvfb still runs: otherwise Xlib exits the process with 1
+    win.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    gc.collect()
 
 
 def _attach(win, tmp_path: Path, recorder: PushToTalkRecorder):
@@ -139,3 +144,32 @@ def test_microphone_unavailable_is_shown_and_app_stays_up(window, qtbot, tmp_pat
     backend.devices = FakeBackend().devices  # a microphone is plugged in
     qtbot.waitUntil(lambda: window.talk.phase is TalkPhase.IDLE, timeout=5000)
     assert window.talk.message.startswith("microphone ready")
+
+
+def test_dictation_mic_and_toggle_mode_drive_the_recorder(window, qtbot, tmp_path):
+    from radvoice.devices import Button, CommandEvent
+
+    backend = FakeBackend()
+    recorder = PushToTalkRecorder(backend, RecorderConfig(watchdog_s=None), config_dir=tmp_path)
+    bridge = _attach(window, tmp_path, recorder)
+    qtbot.waitUntil(lambda: recorder.device is not None, timeout=5000)
+    mic = "Nuance PowerMic II/III"
+    bridge._hid_in.emit(CommandEvent("talk.push", True, Button.RECORD, mic))
+    qtbot.waitUntil(lambda: window.talk.phase is TalkPhase.LISTENING, timeout=5000)
+    bridge._hid_in.emit(CommandEvent("talk.push", False, Button.RECORD, mic))
+    backend.stream.feed(np.zeros(48000, np.float32))  # the tail arrives
+    qtbot.waitUntil(lambda: window.talk.phase is TalkPhase.IDLE, timeout=5000)
+    assert window.talk.message.startswith("too short") or window.talk.message == "nothing heard"
+
+    window.commands.invoke("talk.toggle_mode")
+    assert window.commands.get("talk.toggle_mode").checked
+    assert '"toggle"' in (tmp_path / "microphone.json").read_text()
+    window.commands.press("talk.push")
+    window.commands.release("talk.push")
+    qtbot.waitUntil(lambda: window.talk.phase is TalkPhase.LISTENING, timeout=5000)
+    qtbot.wait(100)
+    assert window.talk.phase is TalkPhase.LISTENING  # the release did not stop it
+    window.commands.press("talk.push")
+    window.commands.release("talk.push")
+    backend.stream.feed(np.zeros(48000, np.float32))
+    qtbot.waitUntil(lambda: window.talk.phase is TalkPhase.IDLE, timeout=5000)

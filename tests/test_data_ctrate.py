@@ -158,3 +158,15 @@ def test_speechrate_index_flat_and_nested(tmp_path: Path, tiny: tuple[Path, dict
 def test_case_record_checks_labels() -> None:
     with pytest.raises(ValueError):
         CaseRecord("x", "f", "i", labels=np.zeros(5))
+
+
+def test_wrong_rescale_is_flagged(tiny: tuple[Path, dict], tmp_path: Path) -> None:
+    import shutil
+
+    root, _ = tiny
+    copy = tmp_path / "dataset"
+    shutil.copytree(root / "dataset", copy)
+    meta = copy / "metadata" / "validation_metadata.csv"
+    meta.write_text(meta.read_text().replace(",-8192.0,", ",0.0,"), encoding="utf-8")
+    rec = CTRateDataset(copy, "valid").record("valid_1_a_1")
+    assert any("do not look like HU" in w for w in rec.volume.warnings)

@@ -221,11 +221,32 @@ def test_resume_after_interruption_and_workers_agree(small_plan: SplitPlan, tmp_
 def test_long_report_is_capped_at_sentence_boundary(small_plan: SplitPlan, tmp_path: Path) -> None:
     long = " ".join([REPORT] * 4)
     rows = synthesize_corpus_audio(
-        [SpeechItem("long", long, "report", "val")], tmp_path, small_plan, seed=0, max_seconds=6.0
+        [SpeechItem("long", long, "report", "val")],
+        tmp_path,
+        small_plan,
+        seed=0,
+        max_seconds=6.0,
+        split_long=False,
     )
     (row,) = rows
     assert row["truncated"] and row["duration"] <= 6.0
     assert long.startswith(row["spoken_text"]) and row["spoken_text"].endswith(".")
+
+
+def test_long_report_is_spoken_in_parts(small_plan: SplitPlan, tmp_path: Path) -> None:
+    long = " ".join([REPORT] * 2)
+    rows = synthesize_corpus_audio(
+        [SpeechItem("long", long, "report", "val")], tmp_path, small_plan, seed=0, max_seconds=8.0
+    )
+    assert len(rows) >= 3
+    assert [r["id"] for r in rows] == [f"long.p{k}" for k in range(len(rows))]
+    assert all(r["parts"] == len(rows) and r["item_id"] == "long" for r in rows)
+    assert len({r["speaker"] for r in rows}) == 1  # one reader for the whole report
+    assert " ".join(r["text"] for r in rows) == long  # every sentence is heard, in order
+    assert all(r["duration"] <= 8.0 and not r["truncated"] for r in rows)
+    assert [r["part"] for r in rows] == list(range(len(rows)))
+    assert speech.chunk_report("A b. C d. E f.", None) == ["A b. C d. E f."]
+    assert speech.chunk_report("A b. C d. E f.", 9) == ["A b. C d.", "E f."]
 
 
 def test_bad_items_are_rejected(small_plan: SplitPlan, tmp_path: Path) -> None:

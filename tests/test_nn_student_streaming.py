@@ -98,10 +98,15 @@ def test_streaming_equals_offline_chunked(audio) -> None:
 
 def test_key_release_encodes_only_the_last_chunk(audio) -> None:
     student = _student()
+    head_windows = []
+    window = student.head.window
+    student.head.window = lambda x, mask=None: head_windows.append(x.shape[1]) or window(x, mask)
     session = student.stream()
     assert session.push(audio) == 3  # 3 full 1 s chunks encoded while talking
+    assert head_windows == [50, 50, 50]  # and their head layers run right away
     before = session.windows_encoded, session.frames_encoded
     session.finish()
+    assert head_windows == [50, 50, 50, 35]  # release: only the 0.7 s tail
     assert session.windows_encoded - before[0] == 1
     tail_frames = session.frames_encoded - before[1]
     assert tail_frames == (CHUNKS.context_samples + len(audio) - 3 * SR) // 160

@@ -47,6 +47,7 @@ def test_transcribes_and_embeds_a_spoken_finding(cascade, spoken) -> None:
     assert "fluid" in words and "heart" in words, result.text
     assert result.embedding is not None and result.embedding[0] == len(result.text)
     assert result.transcribe_ms > 0 and result.embed_ms >= 0
+    np.testing.assert_array_equal(cascade.embed_audio(spoken), result.embedding)
 
 
 def test_long_audio_is_cut_into_30s_segments(cascade) -> None:

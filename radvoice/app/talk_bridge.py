@@ -18,15 +18,16 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from radvoice.app.state import SILENCE_DBFS, TalkPhase, TalkState
-from radvoice.audio import PushToTalkRecorder, RecorderState, Utterance
+from radvoice.audio import PushToTalkRecorder, RecorderState, TalkMode, Utterance
 from radvoice.audio.levels import Level
-from radvoice.commands import CommandRegistry
+from radvoice.commands import Command, CommandRegistry
 from radvoice.devices import CommandEvent, DictationMicPoller
 from radvoice.errors import RadVoiceError
 
 log = logging.getLogger(__name__)
 
 TALK_COMMAND = "talk.push"
+TOGGLE_MODE_COMMAND = "talk.toggle_mode"
 
 
 def default_config_dir() -> Path:
@@ -77,6 +78,18 @@ class TalkBridge(QObject):
         recorder.on_level(lambda level: self._level_in.emit(level, self.recorder.elapsed_s))
         recorder.on_utterance(self._utterance_in.emit)
         commands.set_callbacks(TALK_COMMAND, press=self.press, release=self.release)
+        if TOGGLE_MODE_COMMAND not in commands:
+            commands.register(
+                Command(
+                    TOGGLE_MODE_COMMAND,
+                    "Toggle Mode (press to start, press again to stop)",
+                    self.toggle_mode,
+                    category="Talk",
+                    checkable=True,
+                    checked=recorder.mode is TalkMode.TOGGLE,
+                    tooltip="Push-to-talk starts and stops on presses instead of a hold",
+                )
+            )
         self.poller: DictationMicPoller | None = None
         if dictation_mics:
             self.poller = DictationMicPoller(self._hid_in.emit)
@@ -89,6 +102,12 @@ class TalkBridge(QObject):
 
     def release(self) -> None:
         self.recorder.release()
+
+    def toggle_mode(self) -> None:
+        """Switch between hold and toggle push-to-talk (persisted with the microphone)."""
+        toggle = self.recorder.mode is not TalkMode.TOGGLE
+        self.recorder.set_mode(TalkMode.TOGGLE if toggle else TalkMode.HOLD)
+        self.commands.set_checked(TOGGLE_MODE_COMMAND, toggle)
 
     def shutdown(self) -> None:
         """Stop the capture and HID threads (idempotent)."""

@@ -77,7 +77,10 @@ def _synth(args: argparse.Namespace) -> int:
             from radvoice.data import speech  # noqa: F401 - the speech engineer's API
         except ImportError as err:
             raise UserError(f"--voices is not available: the speech module cannot be imported ({err})") from None
-        speech = speech
+        try:
+            plan = speech.plan_for_engines(args.voices, args.seed)
+        except ValueError as err:
+            raise UserError(f"--voices {args.voices!r}: {err}") from None
     settings = CorpusSettings(
         seed=args.seed, resolution=args.resolution, shape=_triple(args.shape, int, "shape"),
         spacing=_triple(args.spacing, float, "spacing"),
@@ -112,10 +115,6 @@ def _synth(args: argparse.Namespace) -> int:
             items.append(speech.SpeechItem(id=f"{r['case_id']}_report", text=f"{rep['findings']} {rep['impression']}", kind="report"))
             for qi, q in enumerate(doc["queries"]):
                 items.append(speech.SpeechItem(id=f"{r['case_id']}_q{qi}", text=q["text"], kind="query"))
-        try:
-            plan = speech.plan_for_engines(args.voices, args.seed)
-        except ValueError as err:
-            raise UserError(f"--voices {args.voices!r}: {err}") from None
         sbar = tqdm(desc="speech", unit="utt")
 
         def sprog(done: int, total: int) -> None:

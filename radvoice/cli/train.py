@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        records = load_records(args.data, cfg.data, seed=cfg.train.seed, on_volume=on_volume)
+        records = load_records(
+            args.data, cfg.data, seed=cfg.train.seed, on_volume=on_volume, cache_dir=cache
+        )
         result = train_teacher(
             cfg,
             records,

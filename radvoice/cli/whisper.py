@@ -71,7 +71,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     from radvoice.nn.registry import models_dir, sha256_file
     from radvoice.nn.whisper.convert import encoder_from_ct2, model_bin_parts, package_model_files
-    from radvoice.nn.whisper.model import save_encoder
+    from radvoice.nn.whisper.model import WhisperModelError, save_encoder
 
     if args.size:
         files, source = package_model_files(args.size), f"CTranslate2 package whisper {args.size}"
@@ -87,12 +87,15 @@ def _convert(args: argparse.Namespace) -> int:
         "dtype": "float16",
         "license": LICENSE_NOTICE,
     }
-    written = save_encoder(
-        encoder, out, extra=extra, dtype=torch.float16, register=not args.no_register
-    )
     root = models_dir().resolve()
     lic_dir = root / "whisper" if out.resolve().is_relative_to(root) else out
-    lic = write_license(lic_dir)
+    try:
+        written = save_encoder(
+            encoder, out, extra=extra, dtype=torch.float16, register=not args.no_register
+        )
+        lic = write_license(lic_dir)
+    except OSError as err:
+        raise WhisperModelError(f"cannot write {out}: {err.strerror or err}") from None
     n_params = sum(p.numel() for p in encoder.parameters())
     print(f"{name}: {encoder.dims} ({n_params / 1e6:.1f} M parameters)")
     for f in [*written, lic]:

@@ -82,7 +82,7 @@ def sample_queries(labels: np.ndarray, rng: np.random.Generator, n: int, known: 
     neg = [p for p in PATHOLOGIES if p not in pos]
     out = []
     for _ in range(n):
-        pool = pos if (pos and rng.random() < 0.5) else neg
+        pool = pos if (pos and (not neg or rng.random() < 0.5)) else neg
         label = pool[int(rng.integers(0, len(pool)))]
         texts = phrasings(label)
         idx = PATHOLOGIES.index(label)

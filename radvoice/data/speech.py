@@ -10,7 +10,9 @@ disk are kept, and a second run with other settings into the same folder is refu
 Each item's text split (train/val/test) picks the speech splits that read it: train texts are
 spoken once by a training voice, val texts by a val voice, and test texts once per test split
 (``test_seen``, ``test_unseen_speaker``, ``test_unseen_engine``), so the three test conditions
-compare the same sentences. Every choice (voice, rate, pitch, pauses, augmentation) derives from
+compare the same sentences. A report longer than ``max_seconds`` (30 s, Whisper's window) is
+spoken in parts ``<id>.p0``, ``<id>.p1``... split at sentences, each row carrying its own text.
+Every choice (voice, rate, pitch, pauses, augmentation) derives from
 ``(seed, utterance id)`` alone, so results do not depend on worker count or order.
 """
 
@@ -48,6 +50,8 @@ MANIFEST_FIELDS = (
     "text",
     "spoken_text",
     "truncated",
+    "part",
+    "parts",
     "text_split",
     "split",
     "engine",
@@ -63,6 +67,9 @@ MANIFEST_FIELDS = (
 RATE_RANGE = (0.85, 1.2)
 PITCH_RANGE = (-3.0, 3.0)
 PAUSE_RANGE = (0.15, 0.45)
+CHARS_PER_SECOND = 11.0
+"""Conservative speech rate for planning report parts: the engines here speak 13-17 characters
+per second at rate 1.0; pauses and slow-down augmentation eat the rest."""
 
 
 class SpeechCorpusError(RadVoiceError):
@@ -96,6 +103,10 @@ class SpeechJob:
     voice: Voice
     augmentation: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
+    text: str = ""
+    """What this utterance says: the item's text, or one part of a long report."""
+    part: int = 0
+    parts: int = 1
 
     @property
     def relpath(self) -> str:
@@ -165,43 +176,86 @@ def pick_voice(voices: Sequence[Voice], rng: np.random.Generator) -> Voice:
     return pool[int(rng.integers(len(pool)))]
 
 
+def chunk_report(text: str, max_chars: int | None) -> list[str]:
+    """Consecutive sentences grouped into parts of at most ``max_chars`` characters (a longer
+    single sentence is a part of its own); one part when ``max_chars`` is None."""
+    from radvoice.data.tts import split_sentences
+
+    sentences = split_sentences(text) or [text.strip()]
+    if max_chars is None:
+        return [" ".join(sentences)]
+    parts: list[list[str]] = [[]]
+    for sentence in sentences:
+        if parts[-1] and len(" ".join([*parts[-1], sentence])) > max_chars:
+            parts.append([])
+        parts[-1].append(sentence)
+    return [" ".join(p) for p in parts]
+
+
 def plan_jobs(
     items: Sequence[SpeechItem],
     plan: SplitPlan,
     seed: int,
     augment_policy: AugmentPolicy | None = None,
     augment_splits: Sequence[str] = ("train",),
+    max_seconds: float | None = None,
 ) -> list[SpeechJob]:
-    """The utterances to make: speech split, voice, prosody and augmentation per utterance."""
+    """The utterances to make: speech split, voice, prosody and augmentation per utterance.
+
+    With ``max_seconds``, a report longer than about that much speech (at
+    :data:`CHARS_PER_SECOND` times the voice's rate) is split at sentence boundaries into parts
+    ``<id>.p0``, ``<id>.p1``, ... spoken by the same voice, so the whole report is heard and
+    each part's text matches its audio.
+    """
     active = plan.active_splits()
     jobs: list[SpeechJob] = []
     for item in items:
         tsplit = item.text_split or text_split_of(item.group or item.id)
         for split in (s for s in active if TEXT_SPLIT_OF[s] == tsplit):
-            utt_id = item.id if tsplit != "test" else f"{item.id}.{split}"
-            rng = np.random.default_rng(_stable_seed(seed, "utt", utt_id))
+            base_id = item.id if tsplit != "test" else f"{item.id}.{split}"
+            rng = np.random.default_rng(_stable_seed(seed, "utt", base_id))
             voice = pick_voice(plan.voices(split), rng).with_prosody(
                 rate=round(float(rng.uniform(*RATE_RANGE)), 3),
                 pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
             )
-            aug_seed = int(rng.integers(2**31))
-            steps = sample_augmentation(aug_seed, augment_policy) if split in augment_splits else []
-            jobs.append(
-                SpeechJob(utt_id, item, tsplit, split, voice, steps, int(rng.integers(2**31)))
-            )
+            max_chars = None
+            if max_seconds is not None and item.kind == "report":
+                max_chars = int(max_seconds * CHARS_PER_SECOND * voice.rate)
+            texts = chunk_report(item.text, max_chars) if item.kind == "report" else [item.text]
+            for k, text in enumerate(texts):
+                utt_id = base_id if len(texts) == 1 else f"{base_id}.p{k}"
+                prng = rng if k == 0 else np.random.default_rng(_stable_seed(seed, "utt", utt_id))
+                aug_seed = int(prng.integers(2**31))
+                steps = (
+                    sample_augmentation(aug_seed, augment_policy) if split in augment_splits else []
+                )
+                jobs.append(
+                    SpeechJob(
+                        utt_id,
+                        item,
+                        tsplit,
+                        split,
+                        voice,
+                        steps,
+                        int(prng.integers(2**31)),
+                        text=text.strip(),
+                        part=k,
+                        parts=len(texts),
+                    )
+                )
     return jobs
 
 
 def speak(
-    item: SpeechItem, voice: Voice, seed: int, max_seconds: float | None
+    text: str, kind: str, voice: Voice, seed: int, max_seconds: float | None
 ) -> tuple[np.ndarray, str, bool]:
-    """Audio of one item: reports sentence by sentence joined by short pauses (bounded engine
+    """Audio of one text: reports sentence by sentence joined by short pauses (bounded engine
     calls), stopping before ``max_seconds``. Returns (audio, text actually spoken, truncated)."""
     from radvoice.data.tts import split_sentences, synthesize
 
     rng = np.random.default_rng(seed)
-    sentences = split_sentences(item.text) if item.kind == "report" else [item.text.strip()]
-    sentences = sentences or [item.text.strip()]
+    sentences = split_sentences(text) if kind == "report" else [text.strip()]
+    sentences = sentences or [text.strip()]
     parts: list[np.ndarray] = []
     spoken: list[str] = []
     total = 0
@@ -228,7 +282,8 @@ def run_job(job: SpeechJob, out_dir: str, max_seconds: float | None) -> dict[str
     """Synthesize, augment and write one utterance; its manifest row."""
     import soundfile as sf
 
-    audio, spoken, truncated = speak(job.item, job.voice, job.seed, max_seconds)
+    text = job.text or job.item.text
+    audio, spoken, truncated = speak(text, job.item.kind, job.voice, job.seed, max_seconds)
     audio = apply_augmentation(audio, job.augmentation) if job.augmentation else audio
     path = Path(out_dir) / job.relpath
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,9 +294,11 @@ def run_job(job: SpeechJob, out_dir: str, max_seconds: float | None) -> dict[str
         "id": job.utt_id,
         "item_id": job.item.id,
         "kind": job.item.kind,
-        "text": job.item.text,
+        "text": text,
         "spoken_text": spoken,
         "truncated": truncated,
+        "part": job.part,
+        "parts": job.parts,
         "text_split": job.text_split,
         "split": job.split,
         "engine": job.voice.engine,
@@ -341,10 +398,13 @@ def synthesize_corpus_audio(
     augment_policy: AugmentPolicy | None = None,
     augment_splits: Sequence[str] = ("train",),
     progress: Callable[[int, int], None] | None = None,
+    split_long: bool = True,
 ) -> list[dict[str, Any]]:
     """Speak ``items`` into ``out_dir``; the manifest rows of every utterance, sorted by id.
 
-    ``split_plan`` defaults to :func:`plan_for_engines` ("all"). ``workers`` > 1 uses a process
+    ``split_plan`` defaults to :func:`plan_for_engines` ("all"). Reports longer than
+    ``max_seconds`` are spoken in parts (``split_long``, see :func:`plan_jobs`) or, with
+    ``split_long=False``, cut after the last sentence that fits (``truncated`` in the row). ``workers`` > 1 uses a process
     pool (engines run as subprocesses, piper in-process single-threaded). Failed utterances are
     logged to ``speech_failures.jsonl`` and left out; SpeechCorpusError if none succeeds.
     """
@@ -356,6 +416,7 @@ def synthesize_corpus_audio(
     config = {
         "seed": seed,
         "max_seconds": max_seconds,
+        "split_long": split_long,
         "augment_splits": list(augment_splits),
         "augment_policy": asdict(augment_policy or AugmentPolicy()),
         "split_plan": plan.to_dict(),
@@ -371,7 +432,9 @@ def synthesize_corpus_audio(
             if (out / row["path"]).exists():
                 done[row["id"]] = row
         write_speech_manifest(done.values(), manifest)  # drop a partial line before appending
-    jobs = plan_jobs(items, plan, seed, augment_policy, augment_splits)
+    jobs = plan_jobs(
+        items, plan, seed, augment_policy, augment_splits, max_seconds if split_long else None
+    )
     todo = [j for j in jobs if j.utt_id not in done]
     total, count = len(jobs), len(jobs) - len(todo)
     if progress is not None:

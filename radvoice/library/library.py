@@ -142,7 +142,7 @@ class CaseLibrary:
     # -- models -----------------------------------------------------------------------------
     def check_model(self, model: ModelIdentity, allow_empty: bool = False) -> None:
         """Refuse to mix embeddings of different models, with the way out in the message."""
-        state = self.store.state()
+        state = self.store.state(counts=False)
         if state.model is None:
             if allow_empty:
                 return
@@ -161,6 +161,8 @@ class CaseLibrary:
         with self._lock:
             path = index_path(self.directory, space)
             current = self._indexes.get(space)
+            if current is not None and self._current(current, self.store.state(counts=False)):
+                return current
             if current is None:
                 try:
                     current = VectorIndex.load(path)
@@ -183,6 +185,17 @@ class CaseLibrary:
                 self._save(current, path)
             self._indexes[space] = current
             return current
+
+    @staticmethod
+    def _current(idx: VectorIndex, state: StoreState) -> bool:
+        """The index reflects exactly this database state (no need to look further)."""
+        h = idx.header
+        model = state.model
+        return (
+            h.generation == state.generation
+            and h.rewrites == state.rewrites
+            and (model is None or (h.model_name, h.model_checksum) == (model.name, model.checksum))
+        )
 
     def _stale_reason(self, idx: VectorIndex, state: StoreState, space: str) -> str | None:
         """Why an index cannot be brought up to date by adding cases (None: it can)."""
@@ -268,11 +281,11 @@ class CaseLibrary:
         ordered = sorted(candidates)
         sims: dict[int, list[float]] = {i: [] for i in ordered}
         for space in SPACES:
-            ids, vectors, _ = self.store.embeddings(space, ids=ordered)
+            ids, vectors = self.store.vectors(space, ordered)
             for i, s in zip(ids.tolist(), (vectors @ q).tolist(), strict=True):
                 sims[i].append(s)
         ranked = sorted(
-            ((float(np.mean(v)), i) for i, v in sims.items() if v), key=lambda t: (-t[0], t[1])
+            ((sum(v) / len(v), i) for i, v in sims.items() if v), key=lambda t: (-t[0], t[1])
         )[:k]
         found = self.store.cases([i for _, i in ranked])
         return [SearchHit(i, s, found[i]) for s, i in ranked if i in found]

@@ -143,6 +143,19 @@ def _labels_json(labels: Sequence[int] | None) -> str | None:
     return json.dumps(values)
 
 
+def _check_space(space: str) -> None:
+    if space not in SPACES:
+        raise LibraryError(f"unknown embedding space {space!r} (ct, report)")
+
+
+def _unpack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    case_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vectors = np.empty((len(rows), EMBED_DIM), dtype=np.float32)
+    for i, (_, blob) in enumerate(rows):
+        vectors[i] = np.frombuffer(blob, dtype="<f4")
+    return case_ids, vectors
+
+
 class CaseStore:
     """Thread-safe access to one library database (one connection, serialised by a lock)."""
 
@@ -359,51 +372,48 @@ class CaseStore:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT source FROM cases").fetchall()}
 
-    def state(self) -> StoreState:
+    def state(self, counts: bool = True) -> StoreState:
+        """The counters (cheap); with ``counts``, also vectors per space and the largest id."""
         with self.read() as db:
-            meta = self._meta(db)
-            counts = dict.fromkeys(SPACES, 0)
-            counts.update(db.execute("SELECT space, COUNT(*) FROM embeddings GROUP BY space"))
-            max_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM cases").fetchone()[0]
-        return StoreState(
-            int(meta["generation"]), int(meta["rewrites"]), self._model(meta), counts, int(max_id)
-        )
+            return self._state(db, counts)
+
+    def _state(self, db: sqlite3.Connection, counts: bool) -> StoreState:
+        meta = self._meta(db)
+        state = StoreState(int(meta["generation"]), int(meta["rewrites"]), self._model(meta))
+        if counts:
+            state.counts = dict.fromkeys(SPACES, 0)
+            state.counts.update(db.execute("SELECT space, COUNT(*) FROM embeddings GROUP BY space"))
+            state.max_id = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM cases").fetchone()[0])
+        return state
 
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
 
     def embeddings(
-        self, space: str, after_id: int = 0, ids: Sequence[int] | None = None
+        self, space: str, after_id: int = 0
     ) -> tuple[np.ndarray, np.ndarray, StoreState]:
         """``(case ids int64, vectors float32 (n, 512), state)`` from one snapshot."""
-        if space not in SPACES:
-            raise LibraryError(f"unknown embedding space {space!r} (ct, report)")
+        _check_space(space)
         with self.read() as db:
-            meta = self._meta(db)
-            if ids is not None:
-                marks = ",".join("?" * len(ids))
-                rows = db.execute(
-                    f"SELECT case_id, vector FROM embeddings WHERE space = ? AND case_id IN ({marks})",
-                    (space, *[int(i) for i in ids]),
-                ).fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT case_id, vector FROM embeddings WHERE space = ? AND case_id > ?"
-                    " ORDER BY case_id",
-                    (space, after_id),
-                ).fetchall()
-            counts = dict.fromkeys(SPACES, 0)
-            counts.update(db.execute("SELECT space, COUNT(*) FROM embeddings GROUP BY space"))
-            max_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM cases").fetchone()[0]
-        state = StoreState(
-            int(meta["generation"]), int(meta["rewrites"]), self._model(meta), counts, int(max_id)
-        )
-        case_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.empty((len(rows), EMBED_DIM), dtype=np.float32)
-        for i, (_, blob) in enumerate(rows):
-            vectors[i] = np.frombuffer(blob, dtype="<f4")
-        return case_ids, vectors, state
+            rows = db.execute(
+                "SELECT case_id, vector FROM embeddings WHERE space = ? AND case_id > ?"
+                " ORDER BY case_id",
+                (space, after_id),
+            ).fetchall()
+            state = self._state(db, counts=True)
+        return (*_unpack(rows), state)
+
+    def vectors(self, space: str, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(case ids, vectors)`` of the given cases that have a vector in ``space``."""
+        _check_space(space)
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT case_id, vector FROM embeddings WHERE space = ? AND case_id IN ({marks})",
+                (space, *[int(i) for i in ids]),
+            ).fetchall()
+        return _unpack(rows)
 
     def cases(self, ids: Sequence[int]) -> dict[int, CaseInfo]:
         """The cases with these ids (missing ids are left out)."""

@@ -1,8 +1,10 @@
 """The speech student: a chunked Whisper encoder plus a trainable head into the 512-d shared space.
 
 ``SpeechStudent`` = :class:`~radvoice.nn.whisper.model.AudioEncoder` (frozen, or its top
-``train_top_layers`` blocks trainable) → :class:`PoolingHead` (projection, optional small
-transformer, multi-query attention pooling) → L2-normalised ``out_dim`` vector.
+``train_top_layers`` blocks trainable) → :class:`PoolingHead` (projection and small transformer
+layers per chunk window, then multi-query attention pooling over the whole utterance) →
+L2-normalised ``out_dim`` vector. Everything but the pooling runs per window, so while the user
+talks each completed chunk is fully processed and key release costs one window plus the pooling.
 
 Audio always goes through the chunked windows of :mod:`radvoice.nn.streaming`, in training
 (:meth:`SpeechStudent.forward` on :meth:`SpeechStudent.features`) exactly as at run time
@@ -27,6 +29,7 @@ from radvoice.nn.streaming import (
     StreamingSession,
     WindowFeatures,
     encode_utterances,
+    pad_frames,
     utterance_features,
 )
 from radvoice.nn.whisper.model import AudioEncoder, WhisperDims, WhisperModelError, load_encoder
@@ -84,7 +87,13 @@ class StudentConfig:
 
 
 class PoolingHead(nn.Module):
-    """Frames ``(B, T, C)`` + mask → L2-normalised ``(B, out_dim)``."""
+    """Per-window layers (chunk-local, run while talking) then global attention pooling.
+
+    :meth:`window` maps one window's encoder frames ``(N, k, C)`` (+ mask) to ``(N, k, width)``:
+    a projection and ``layers`` small transformer layers attending within the chunk.
+    :meth:`pool` maps all frames of an utterance ``(B, T, width)`` (+ mask) to the
+    L2-normalised ``(B, out_dim)`` embedding with ``queries`` learned attention queries.
+    """
 
     def __init__(self, in_dim: int, cfg: HeadConfig) -> None:
         super().__init__()
@@ -103,21 +112,28 @@ class PoolingHead(nn.Module):
             for _ in range(cfg.layers)
         )
         self.queries = nn.Parameter(torch.randn(cfg.queries, cfg.width) * cfg.width**-0.5)
-        self.pool = nn.MultiheadAttention(
+        self.pool_attn = nn.MultiheadAttention(
             cfg.width, cfg.heads, dropout=cfg.dropout, batch_first=True
         )
         self.out_norm = nn.LayerNorm(cfg.queries * cfg.width)
         self.out_proj = nn.Linear(cfg.queries * cfg.width, cfg.out_dim)
 
-    def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
-        pad = ~mask
+    def window(self, frames: Tensor, mask: Tensor | None = None) -> Tensor:
         x = self.in_proj(self.in_norm(frames))
+        pad = None if mask is None else ~mask
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad)
-        q = self.queries[None].expand(x.shape[0], -1, -1)
-        pooled, _ = self.pool(q, x, x, key_padding_mask=pad, need_weights=False)
+        return x
+
+    def pool(self, frames: Tensor, mask: Tensor) -> Tensor:
+        q = self.queries[None].expand(frames.shape[0], -1, -1)
+        pooled, _ = self.pool_attn(q, frames, frames, key_padding_mask=~mask, need_weights=False)
         out = self.out_proj(self.out_norm(pooled.flatten(1)))
         return F.normalize(out, dim=-1)
+
+    def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
+        """Both stages on one sequence (no chunking: a single window per row)."""
+        return self.pool(self.window(frames, mask), mask)
 
 
 class SpeechStudent(nn.Module):
@@ -199,13 +215,26 @@ class SpeechStudent(nn.Module):
 
     def encode_chunks(
         self, batch: Sequence[Sequence[WindowFeatures]], max_batch: int = 64
-    ) -> tuple[Tensor, Tensor]:
-        """Chunk-encode utterances: ``(B, T, C)`` frames and ``(B, T)`` mask (cacheable when frozen)."""
+    ) -> list[list[Tensor]]:
+        """Encoder frames kept from each window of each utterance (cacheable when frozen)."""
         return encode_utterances(self.encode_mel, batch, max_batch=max_batch)
 
-    def forward_frames(self, frames: Tensor, mask: Tensor) -> Tensor:
-        """Head only, on frames from :meth:`encode_chunks`."""
-        return self.head(frames, mask)
+    def _window_one(self, frames: Tensor) -> Tensor:
+        return self.head.window(frames[None])[0]
+
+    def forward_chunks(self, chunks: Sequence[Sequence[Tensor]]) -> Tensor:
+        """Head on :meth:`encode_chunks` output: per-window layers, then pooling → ``(B, D)``."""
+        flat = [w for utt in chunks for w in utt]
+        windows, wmask = pad_frames(flat)
+        head_frames = self.head.window(windows, wmask)
+        per_utt, pos = [], 0
+        for utt in chunks:
+            per_utt.append(
+                torch.cat([head_frames[pos + i, : w.shape[0]] for i, w in enumerate(utt)])
+            )
+            pos += len(utt)
+        frames, mask = pad_frames(per_utt)
+        return self.head.pool(frames, mask)
 
     def forward(self, batch: Sequence[Sequence[WindowFeatures]] | Tensor) -> Tensor:
         """Embeddings ``(B, out_dim)`` of utterances given as window features (or raw mel).
@@ -216,9 +245,8 @@ class SpeechStudent(nn.Module):
         if isinstance(batch, Tensor):
             frames = self.encode_mel(batch)
             mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
-        else:
-            frames, mask = self.encode_chunks(batch)
-        return self.head(frames, mask)
+            return self.head(frames, mask)
+        return self.forward_chunks(self.encode_chunks(batch))
 
     @torch.inference_mode()
     def embed_audio(self, audio: np.ndarray) -> np.ndarray:
@@ -233,7 +261,9 @@ class SpeechStudent(nn.Module):
     def stream(self) -> StreamingSession:
         """A push-to-talk session: ``push(samples)`` while talking, ``finish()`` at release."""
         self.eval()
-        return StreamingSession(self.encode_mel, self.head, self.config.chunking, self.mel_fn)
+        return StreamingSession(
+            self.encode_mel, self._window_one, self.head.pool, self.config.chunking, self.mel_fn
+        )
 
     # -- persistence --------------------------------------------------------------------------
     def save(

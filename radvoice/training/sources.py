@@ -15,6 +15,7 @@ split; CT-RATE ``valid`` becomes ``test`` (the CT-CLIP protocol evaluates on it)
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -51,25 +52,58 @@ def _data_attr(module: str, name: str) -> Any:
 
 
 def synthetic_records(
-    n: int, seed: int, on_volume: Callable[[CaseRecord, Any], None] | None = None
+    n: int,
+    seed: int,
+    on_volume: Callable[[CaseRecord, Any], None] | None = None,
+    index_file: Path | None = None,
 ) -> list[CaseRecord]:
     """On-the-fly cases: text and labels are kept, the volume is regenerated (deterministic by
     seed) when the grid cache first needs it, so no volume stays in memory. ``on_volume``
-    (e.g. :meth:`GridCache.put`) sees each volume while it is in hand, saving a regeneration."""
+    (e.g. :meth:`GridCache.put`) sees each volume while it is in hand, saving a regeneration.
+    ``index_file`` (JSONL) remembers id, report and labels so a restart skips regeneration."""
     try:
         generate_case = _data_attr("radvoice.data", "generate_case")
     except DataSourceError:
         generate_case = _data_attr("radvoice.data.synth", "generate_case")
+    known: dict[int, dict[str, Any]] = {}
+    if index_file is not None and index_file.is_file():
+        for line in index_file.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a partial last line from an interrupted run
+            if row.get("seed") == seed:
+                known[int(row["index"])] = row
     out = []
     for i in range(n):
+
+        def load(i: int = i) -> Any:
+            return generate_case(seed, i).volume
+
+        if i in known:
+            row = known[i]
+            out.append(
+                CaseRecord(row["case_id"], row["report"], np.asarray(row["labels"]), "", load)
+            )
+            continue
         case = generate_case(seed, i)
         case_id = str(getattr(case, "case_id", f"syn_{seed}_{i:06d}"))
-        rec = _from_synthetic_case(case, case_id, lambda i=i: generate_case(seed, i).volume)
+        rec = _from_synthetic_case(case, case_id, load)
         if on_volume is not None:
             on_volume(rec, case.volume)
+        if index_file is not None:
+            row = {
+                "seed": seed,
+                "index": i,
+                "case_id": case_id,
+                "report": rec.report,
+                "labels": rec.labels.tolist(),
+            }
+            with open(index_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
         out.append(rec)
         del case
-        if (i + 1) % 50 == 0:
+        if (i + 1) % 25 == 0:
             log.info(f"generated {i + 1}/{n} synthetic cases")
     return out
 
@@ -156,6 +190,7 @@ def load_records(
     settings: DataSettings,
     seed: int = 0,
     on_volume: Callable[[CaseRecord, Any], None] | None = None,
+    cache_dir: Path | None = None,
 ) -> list[CaseRecord]:
     """Records for ``--data SPEC`` with splits assigned (see the module docstring)."""
     from radvoice.training.toy import toy_records
@@ -166,7 +201,11 @@ def load_records(
         n = _count(spec, "synthetic:") if ":" in spec else settings.synthetic_cases
         if n < 2:
             raise DataSourceError("--data synthetic needs data.synthetic_cases ≥ 2 in the config")
-        records = synthetic_records(n, settings.synthetic_seed, on_volume)
+        index = None
+        if cache_dir is not None:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            index = Path(cache_dir) / "synthetic_index.jsonl"
+        records = synthetic_records(n, settings.synthetic_seed, on_volume, index)
     else:
         root = Path(spec).expanduser()
         if not root.is_dir():

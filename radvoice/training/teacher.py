@@ -168,6 +168,8 @@ def train_teacher(
         torch.set_num_threads(ts.num_threads)
     out_dir = Path(out_dir)
     logger = make_logger(out_dir, cfg.name, ctx.is_main)
+    if ctx.is_main:
+        (out_dir / STOP_FILE).unlink(missing_ok=True)
     seed_everything(ts.seed)
     train_recs = split_records(records, "train")
     val_recs = split_records(records, "val")
@@ -290,8 +292,8 @@ def train_teacher(
             )
         if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
             _save(ckpt_path, clip, optimizer, step + 1, cfg, history)
-        if ts.max_minutes > 0 and _stop_for_time(timer, ts.max_minutes, ctx):
-            logger.info(f"time budget of {ts.max_minutes} min reached at step {step + 1}")
+        if _should_stop(timer, ts.max_minutes, out_dir, ctx):
+            logger.info(f"stopping at step {step + 1} (time budget or {STOP_FILE} file)")
             break
         barrier(ctx)
     if bar is not None:
@@ -325,9 +327,14 @@ def train_teacher(
     return result
 
 
-def _stop_for_time(timer: Timer, max_minutes: float, ctx: DistContext) -> bool:
-    """The same decision on every rank (rank 0's clock)."""
-    over = 1.0 if timer.elapsed() > max_minutes * 60 else 0.0
+STOP_FILE = "STOP"
+
+
+def _should_stop(timer: Timer, max_minutes: float, out_dir: Path, ctx: DistContext) -> bool:
+    """Time budget spent or ``out_dir/STOP`` present; the same decision on every rank (rank 0's)."""
+    over = float(
+        (max_minutes > 0 and timer.elapsed() > max_minutes * 60) or (out_dir / STOP_FILE).exists()
+    )
     if ctx.enabled:
         t = torch.tensor([over])
         torch.distributed.broadcast(t, 0)

@@ -108,7 +108,7 @@ def emphysema(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Finding
     target = -975.0 + rng.normal(0, 8, hu.shape).astype(np.float32)
     paren = region & (hu < -650)
     blend(hu, np.clip(alpha * 1.5, 0, 1), target, paren)
-    mask = paren & (hu < -930)
+    mask = paren
     return FindingResult(mask, {"kind": kind, "severity": severity, "zone": zone, "side": side_of(chest, mask)})
 
 
@@ -122,10 +122,13 @@ def mosaic_attenuation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -
     high = lung & ~low
     d = float(rng.uniform(70, 120))
     paren_low = low & (hu < -600)
+    paren_high = high & (hu < -600)
     hu[paren_low] -= d
-    hu[high & (hu < -600)] += d * 0.5
+    hu[paren_high] += d * 0.5
     np.maximum(hu, -1000.0, out=hu)
-    return FindingResult(paren_low, {"side": side_of(chest, paren_low), "extent": "diffuse" if low.sum() > 0.4 * lung.sum() else "patchy"})
+    mask = paren_low | paren_high
+    extent = "diffuse" if low.sum() > 0.4 * lung.sum() else "patchy"
+    return FindingResult(mask, {"side": side_of(chest, mask), "extent": extent, "low_fraction": round(float(paren_low.sum()) / max(1, int(mask.sum())), 2)})
 
 
 def _bronchi_in(chest: Chest, lobes: list[int], min_lumen: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,9 +178,10 @@ def bronchiectasis(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fi
     fl[box] = splat_segments(g, s, e, lumen, box)
     lung = chest.lungs > 0
     fw = np.clip(fo - fl, 0, 1)
+    before = hu.copy()
     blend(hu, fw, 45.0, lung)
     blend(hu, fl, -1000.0, lung)
-    mask = lung & (fo > 0.3)
+    mask = np.abs(hu - before) > 10.0
     kind = "cylindrical" if ratio < 2.0 else "varicose"
     names = lobes_of(chest, mask, min_frac=0.05) or [LOBE_NAMES[c] for c in lobes]
     return FindingResult(mask, {"lobes": names, "kind": kind, "side": side_of(chest, mask)})
@@ -197,8 +201,9 @@ def peribronchial_thickening(hu: np.ndarray, chest: Chest, rng: np.random.Genera
     fl[box] = splat_segments(g, s, e, r, box)
     lung = chest.lungs > 0
     fw = np.clip(fo - fl, 0, 1)
+    before = hu.copy()
     blend(hu, fw, 50.0, lung & (hu < 0))
-    mask = lung & (fw > 0.25)
+    mask = np.abs(hu - before) > 10.0
     names = ["both lungs"] if diffuse else (lobes_of(chest, mask, min_frac=0.05) or [LOBE_NAMES[c] for c in lobes])
     return FindingResult(mask, {"lobes": names, "diffuse": diffuse, "side": side_of(chest, mask)})
 
@@ -214,8 +219,10 @@ def interlobular_septal_thickening(hu: np.ndarray, chest: Chest, rng: np.random.
     periph = lung & (chest.pleural_depth < float(rng.uniform(18, 30)))
     w = _zone_weight(chest, zone)
     alpha = lines * np.clip(w / w.max() * 1.5, 0, 1) * 0.75
-    region = periph & (alpha > 0.25)
+    alpha = np.where(alpha > 0.2, alpha, 0.0).astype(np.float32)
+    before = hu.copy()
     blend(hu, alpha, -150.0, periph & (hu < -500))
+    region = np.abs(hu - before) > 10.0
     return FindingResult(region, {"zone": zone, "side": side_of(chest, region)})
 
 
@@ -262,10 +269,10 @@ def lung_opacity(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Find
     alpha = np.clip(alpha * (0.75 + 0.45 * shape_noise), 0, 1)
     tex = noise_field(rng, hu.shape, g.spacing, 6.0)
     target = float(rng.uniform(-640, -480)) + 50 * tex
-    region = lung & (alpha > 0.3)
     a = np.clip((alpha - 0.1) * 1.3, 0, 1) ** 1.5
+    before = hu.copy()
     blend(hu, a, target, lung & (hu < target))
-    mask = region & (hu > -750)
+    mask = np.abs(hu - before) > 10.0
     names = lobes_of(chest, mask)
     attrs = {"pattern": pattern, "lobes": names, "side": side_of(chest, mask)}
     if pattern == "focal":
@@ -362,7 +369,14 @@ def lung_nodule(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Findi
             continue
         inside = (rho < 1) & lung[box]
         sub = hu[box]
-        if kind == "solid":
+        if not inside.any():  # smaller than a voxel: partial volume in the nearest voxel
+            k0, j0, i0 = np.clip(np.rint(g.to_index(c)).astype(int), 0, np.array(g.shape) - 1)
+            if chest.lungs[k0, j0, i0] == 0:
+                continue
+            frac = min(1.0, np.pi / 6 * d**3 / g.voxel_volume)
+            hu[k0, j0, i0] += frac * (30.0 - hu[k0, j0, i0])
+            mask[k0, j0, i0] = True
+        elif kind == "solid":
             sub[inside] = float(rng.uniform(15, 55))
         elif kind == "calcified":
             sub[inside] = float(rng.uniform(250, 700))

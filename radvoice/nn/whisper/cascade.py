@@ -33,7 +33,11 @@ class CascadeResult:
 
 
 class AsrCascade:
-    """Whisper (ctranslate2) → text → ``embed_text`` (the teacher's text encoder)."""
+    """Whisper (ctranslate2) → text → ``embed_text`` (the teacher's text encoder).
+
+    ``embed_text`` is e.g. ``RadVoiceModels().embed_text``; then :meth:`embed_audio` stands in
+    for the speech student in evaluations.
+    """
 
     def __init__(
         self,
@@ -103,3 +107,10 @@ class AsrCascade:
         embedding = None if self.embed_text is None else np.asarray(self.embed_text(text))
         t2 = time.perf_counter()
         return CascadeResult(text, embedding, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray:
+        """The cascade as a speech embedder (same call as ``RadVoiceModels.embed_audio``)."""
+        if self.embed_text is None:
+            raise WhisperModelError("the ASR cascade needs embed_text to embed audio")
+        text = self.transcribe(audio)
+        return np.asarray(self.embed_text(text if text.strip() else "."), dtype=np.float32)

@@ -1,0 +1,522 @@
+"""Speech-student training: contrastive against frozen CT embeddings + distillation to the teacher.
+
+Per step, ``batch_size`` spoken reports (training voices) are embedded by the student exactly as
+it runs (chunked windows, :mod:`radvoice.nn.streaming`) and pulled towards the frozen teacher CT
+embeddings of their cases (symmetric InfoNCE with the false-negative guard) and, with
+``kd_weight`` > 0, towards the frozen teacher text embedding of the same report. ``query_batch``
+spoken queries and zero-shot prompts are distilled towards the teacher embedding of the same
+text (``query_kd_weight``). ``kd_weight = query_kd_weight = 0`` is the no-distillation baseline.
+
+While the Whisper encoder is frozen its chunked output is cached (:class:`FeatureCache`), so a
+CPU step only runs the head. DDP (torchrun), resume, AMP on GPU, seeding and the log follow the
+teacher loop (:mod:`radvoice.training.loop`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from radvoice.errors import RadVoiceError
+from radvoice.labels import PATHOLOGIES
+from radvoice.nn.losses import distillation_loss, false_negative_mask, info_nce
+from radvoice.training.config import RunConfig
+from radvoice.training.distributed import (
+    DistContext,
+    all_reduce_mean,
+    barrier,
+    gather_with_grad,
+    init_distributed,
+)
+from radvoice.training.loop import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    Timer,
+    batch_indices,
+    load_checkpoint,
+    lr_factor,
+    make_logger,
+    save_checkpoint,
+    seed_everything,
+    step_seed,
+)
+from radvoice.training.student_data import (
+    FeatureCache,
+    TeacherTargets,
+    Utterance,
+    encoder_key,
+    select,
+    teacher_key,
+)
+
+QUERY_KINDS = ("query", "prompt")
+
+
+@dataclass
+class StudentLoss:
+    contrastive_weight: float = 1.0
+    kd_weight: float = 1.0  # report → teacher report-text embedding
+    query_kd_weight: float = 1.0  # query/prompt → teacher text embedding
+    query_batch: int = 16
+    fn_guard: bool = True
+    temperature: float = 0.07
+    learn_temperature: bool = True
+
+    @property
+    def distills(self) -> bool:
+        return self.kd_weight > 0 or self.query_kd_weight > 0
+
+
+@dataclass
+class StudentSpec:
+    """``cfg.model`` of a student run."""
+
+    whisper: str | None = "whisper-tiny.en"  # folder under models/; None: random ``encoder``
+    encoder: dict[str, int] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict)
+    chunking: dict[str, Any] = field(default_factory=dict)
+    train_top_layers: int = 0
+    loss: StudentLoss = field(default_factory=StudentLoss)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudentSpec:
+        from radvoice.training.config import ConfigError
+
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown student model field(s): {', '.join(sorted(unknown))}")
+        try:
+            loss = StudentLoss(**d.get("loss", {}))
+            return cls(**{**{k: v for k, v in d.items() if k != "loss"}, "loss": loss})
+        except TypeError as err:
+            raise ConfigError(f"invalid student model config: {err}") from None
+
+    def build(self, models_root: Path):
+        """A fresh student (Whisper weights from ``models_root/<whisper>`` when named)."""
+        from radvoice.nn.speech_student import HeadConfig, SpeechStudent, StudentConfig
+        from radvoice.nn.streaming import ChunkingConfig
+        from radvoice.nn.whisper.model import WhisperDims
+
+        head = HeadConfig(**self.head)
+        chunking = ChunkingConfig.from_dict(self.chunking)
+        if self.whisper:
+            return SpeechStudent.from_whisper(
+                models_root / self.whisper, head, chunking, self.train_top_layers
+            )
+        cfg = StudentConfig(
+            encoder=WhisperDims.from_dict({**WhisperDims().to_dict(), **self.encoder}),
+            head=head,
+            chunking=chunking,
+            train_top_layers=self.train_top_layers,
+            encoder_name="random",
+        )
+        return SpeechStudent(cfg)
+
+
+@dataclass
+class StudentResult:
+    step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    val: dict[str, float] = field(default_factory=dict)
+    model_dir: Path | None = None
+    seconds: float = 0.0
+
+
+class _Head(nn.Module):
+    """What DDP wraps: the student head on cached chunk features."""
+
+    def __init__(self, student, log_scale: nn.Parameter) -> None:
+        super().__init__()
+        self.student = student
+        self.log_scale = log_scale
+
+    def forward(self, chunks: list[list[torch.Tensor]]) -> torch.Tensor:
+        return self.student.forward_chunks(chunks)
+
+
+@dataclass
+class StudentData:
+    """Everything one run needs in memory: utterances by role, features and teacher targets."""
+
+    train_reports: list[Utterance]
+    train_queries: list[Utterance]
+    val_reports: list[Utterance]
+    val_queries: list[Utterance]
+    features: FeatureCache
+    targets: TeacherTargets
+    labels: dict[str, np.ndarray]
+
+
+def prepare_data(
+    student,
+    utts: list[Utterance],
+    case_labels: dict[str, np.ndarray],
+    loaders: dict[str, Any],
+    teacher_bundle,
+    teacher_dir: Path,
+    cache_dir: Path | None,
+    logger: Any,
+    ctx: DistContext,
+) -> StudentData:
+    """Cache encoder features (rank 0 first) and teacher targets for train and val utterances."""
+    if student.config.train_top_layers:
+        raise RadVoiceError("feature caching needs a frozen encoder (train_top_layers = 0)")
+    with_ct = [u for u in utts if u.kind != "report" or u.case_id in loaders]
+    tr = select(with_ct, "train", ("report",))
+    tq = select(with_ct, "train", QUERY_KINDS)
+    vr = select(with_ct, "val", ("report",))
+    vq = select(with_ct, "val", QUERY_KINDS)
+    feats = FeatureCache(cache_dir, encoder_key(student))
+    targets = TeacherTargets(teacher_bundle, cache_dir, teacher_key(teacher_dir))
+    everything = tr + tq + vr + vq
+    timer = Timer()
+
+    def progress(done: int, total: int) -> None:
+        if done % 64 < 8 or done == total:
+            logger.info(f"encoder features: {done}/{total} ({timer.elapsed():.0f} s)")
+
+    for turn in (0, 1):
+        if (turn == 0) == ctx.is_main:
+            feats.ensure(student, everything, progress=progress if ctx.is_main else None)
+            targets.ensure_ct({c: loaders[c] for c in {u.case_id for u in tr + vr}})
+            targets.ensure_text(u.text for u in everything)
+        barrier(ctx)
+    return StudentData(tr, tq, vr, vq, feats, targets, case_labels)
+
+
+def _param_groups(head: nn.Module, extra: list[nn.Parameter], lr: float, wd: float) -> list:
+    decay = [p for p in head.parameters() if p.requires_grad and p.ndim >= 2]
+    no = [p for p in head.parameters() if p.requires_grad and p.ndim < 2] + extra
+    return [
+        {"params": decay, "lr": lr, "weight_decay": wd, "base_lr": lr},
+        {"params": no, "lr": lr, "weight_decay": 0.0, "base_lr": lr},
+    ]
+
+
+def train_student(
+    cfg: RunConfig,
+    utts: list[Utterance],
+    case_labels: dict[str, np.ndarray],
+    loaders: dict[str, Any],
+    teacher_dir: Path,
+    out_dir: Path,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    export_dir: Path | None = None,
+    models_root: Path | None = None,
+    progress: bool = True,
+) -> StudentResult:
+    """Train (or resume) a speech student into ``out_dir``; export to ``export_dir``."""
+    from radvoice.nn.clip import load_teacher
+    from radvoice.nn.registry import models_dir
+
+    ts = cfg.train
+    spec = StudentSpec.from_dict(cfg.model)
+    lc = spec.loss
+    ctx = init_distributed()
+    if ts.num_threads > 0:
+        torch.set_num_threads(ts.num_threads)
+    out_dir = Path(out_dir)
+    logger = make_logger(out_dir, cfg.name, ctx.is_main)
+    seed_everything(ts.seed)
+    if ts.batch_size < 2 or ts.batch_size % ctx.world_size:
+        raise RadVoiceError(
+            f"batch_size {ts.batch_size} must be ≥ 2 and divisible by the world size {ctx.world_size}"
+        )
+    teacher = load_teacher(Path(teacher_dir), with_text=True, device=ctx.device)
+    student = spec.build(Path(models_root) if models_root else models_dir()).to(ctx.device)
+    data = prepare_data(
+        student, utts, case_labels, loaders, teacher, teacher_dir, cache_dir, logger, ctx
+    )
+    if len(data.train_reports) < 2:
+        raise RadVoiceError("need at least 2 spoken training reports with their CT volumes")
+    if lc.distills and lc.query_kd_weight > 0 and not data.train_queries:
+        logger.info("no spoken training queries/prompts: query distillation skipped")
+    log_scale = nn.Parameter(
+        torch.tensor(float(np.log(1.0 / lc.temperature)), device=ctx.device),
+        requires_grad=lc.learn_temperature,
+    )
+    head = _Head(student, log_scale)
+    optimizer = torch.optim.AdamW(
+        _param_groups(student, [log_scale] if lc.learn_temperature else [], ts.lr, ts.weight_decay)
+    )
+    start_step, history = 0, []
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        _load_trainable(student, log_scale, state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step = int(state["step"])
+        history = list(state.get("history", []))
+        logger.info(f"resumed from {ckpt_path} at step {start_step}")
+    fwd: nn.Module = head
+    if ctx.enabled:
+        fwd = nn.parallel.DistributedDataParallel(
+            head, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None
+        )
+    use_amp = ts.amp and ctx.device.type == "cuda"
+    n_params = sum(p.numel() for p in student.trainable_parameters())
+    if ctx.is_main:
+        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        logger.info(
+            f"student '{cfg.name}': {len(data.train_reports)} train reports, "
+            f"{len(data.train_queries)} train queries/prompts, {len(data.val_reports)} val "
+            f"reports, {n_params / 1e6:.2f} M trainable, device {ctx.device}, world "
+            f"{ctx.world_size}, kd {lc.kd_weight}, query kd {lc.query_kd_weight}"
+        )
+    bar = None
+    if progress and ctx.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=ts.max_steps, initial=start_step, desc=f"student {cfg.name}", leave=False)
+    timer = Timer()
+    local_bs = ts.batch_size // ctx.world_size
+    qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
+    local_q = qbs // ctx.world_size
+    labels_all = torch.from_numpy(
+        np.stack([case_labels[u.case_id] for u in data.train_reports])
+    ).float()
+    step = start_step
+    student.train()
+    for step in range(start_step, ts.max_steps):
+        factor = lr_factor(step, ts.warmup_steps, ts.max_steps)
+        for g in optimizer.param_groups:
+            g["lr"] = g["base_lr"] * factor
+        torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
+        idx = batch_indices(len(data.train_reports), ts.batch_size, step, ts.seed)
+        local = idx[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
+        reps = [data.train_reports[i] for i in local]
+        use_q = lc.distills and lc.query_kd_weight > 0 and data.train_queries and local_q > 0
+        qs: list[Utterance] = []
+        if use_q:
+            qidx = batch_indices(len(data.train_queries), qbs, step, ts.seed + 1)
+            qs = [data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]]
+        chunks = data.features.chunks(reps + qs, ctx.device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            emb = fwd(chunks).float()
+        s_rep, s_q = emb[: len(reps)], emb[len(reps) :]
+        ct = data.targets.ct_of([u.case_id for u in reps]).to(ctx.device)
+        s_all = gather_with_grad(s_rep, ctx)
+        ct_all = gather_with_grad(ct, ctx)
+        labels = labels_all[torch.from_numpy(idx)].to(ctx.device)
+        ignore = false_negative_mask(labels) if lc.fn_guard else None
+        scale = log_scale.exp().clamp(max=100.0)
+        parts = {"contrastive": info_nce(s_all, ct_all, scale, ignore)}
+        loss = lc.contrastive_weight * parts["contrastive"]
+        if lc.kd_weight > 0:
+            t_rep = data.targets.text_of([u.text for u in reps]).to(ctx.device)
+            parts["kd"] = distillation_loss(s_rep, t_rep)
+            loss = loss + lc.kd_weight * parts["kd"]
+        if qs:
+            t_q = data.targets.text_of([u.text for u in qs]).to(ctx.device)
+            parts["query_kd"] = distillation_loss(s_q, t_q)
+            loss = loss + lc.query_kd_weight * parts["query_kd"]
+        parts["loss"] = loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if ts.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(student.trainable_parameters(), ts.grad_clip)
+        optimizer.step()
+        record = {k: float(v.detach()) for k, v in parts.items()}
+        record.update(step=step + 1, lr=optimizer.param_groups[0]["lr"], scale=float(scale))
+        history.append(record)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.4f}")
+        if ctx.is_main and ((step + 1) % ts.log_every == 0 or step + 1 == ts.max_steps):
+            txt = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step")
+            logger.info(f"step {step + 1}/{ts.max_steps} {txt} ({timer.elapsed():.0f} s)")
+        if ctx.is_main and ts.eval_every > 0 and (step + 1) % ts.eval_every == 0:
+            logger.info(f"val step {step + 1}: {_fmt(validate(student, data, ctx.device))}")
+            student.train()
+        if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
+            _save(ckpt_path, student, log_scale, optimizer, step + 1, cfg, history)
+        if ts.max_minutes > 0 and _over_time(timer, ts.max_minutes, ctx):
+            logger.info(f"time budget of {ts.max_minutes} min reached at step {step + 1}")
+            break
+        barrier(ctx)
+    if bar is not None:
+        bar.close()
+    final = max(step + 1, start_step) if ts.max_steps > start_step else start_step
+    result = StudentResult(step=final, history=history, seconds=timer.elapsed())
+    if ctx.is_main:
+        _save(ckpt_path, student, log_scale, optimizer, final, cfg, history)
+        result.val = validate(student, data, ctx.device)
+        logger.info(f"done: step {final}, {timer.elapsed():.0f} s; val {_fmt(result.val)}")
+        target = Path(export_dir) if export_dir else out_dir / "model"
+        student.eval()
+        student.save(target)
+        _write_training_info(target, cfg, final, result, teacher_dir)
+        result.model_dir = target
+        logger.info(f"exported {target}")
+    all_reduce_mean(0.0, ctx)
+    return result
+
+
+def _write_training_info(target: Path, cfg: RunConfig, step: int, result, teacher_dir) -> None:
+    """Training provenance beside the weights (not part of the registered files)."""
+    info = {
+        "run": cfg.to_dict(),
+        "steps": step,
+        "seconds": round(result.seconds, 1),
+        "val": result.val,
+        "teacher": str(teacher_dir),
+    }
+    (Path(target) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+@torch.no_grad()
+def validate(student, data: StudentData, device: torch.device) -> dict[str, float]:
+    """Val metrics: report→CT recall@1/@5, cosine to the teacher text, query top-1 label."""
+    from radvoice.eval.metrics import recall_at_k
+    from radvoice.nn.zeroshot import build_query_prototypes
+
+    student.eval()
+    out: dict[str, float] = {}
+    if data.val_reports:
+        emb = embed_cached(student, data.features, data.val_reports, device)
+        ct = data.targets.ct_of([u.case_id for u in data.val_reports])
+        txt = data.targets.text_of([u.text for u in data.val_reports])
+        rec = recall_at_k((emb @ ct.T).numpy(), (1, 5))
+        out["r2v_R@1"], out["r2v_R@5"] = rec[1], rec[5]
+        out["cos_text"] = float((emb * txt).sum(-1).mean())
+    queries = [u for u in data.val_queries if u.label is not None]
+    if queries:
+        bundle = data.targets.bundle
+        protos = bundle.query_prototypes
+        if protos is None:
+            protos = build_query_prototypes(bundle.clip.encode_text).cpu()
+        emb = embed_cached(student, data.features, queries, device)
+        pred = (emb @ protos.float().T).argmax(-1).numpy()
+        truth = np.array([PATHOLOGIES.index(u.label) for u in queries])
+        out["query_top1"] = float(np.mean(pred == truth))
+    return out
+
+
+@torch.no_grad()
+def embed_cached(
+    student, feats: FeatureCache, utts: list[Utterance], device: torch.device, batch: int = 32
+) -> torch.Tensor:
+    """Student embeddings ``(N, D)`` of cached utterances (CPU float32)."""
+    out = []
+    for s in range(0, len(utts), batch):
+        out.append(student.forward_chunks(feats.chunks(utts[s : s + batch], device)).float().cpu())
+    return torch.cat(out)
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.4f}" for k, v in d.items())
+
+
+def _over_time(timer: Timer, max_minutes: float, ctx: DistContext) -> bool:
+    over = 1.0 if timer.elapsed() > max_minutes * 60 else 0.0
+    if ctx.enabled:
+        t = torch.tensor([over])
+        torch.distributed.broadcast(t, 0)
+        over = float(t.item())
+    return over > 0
+
+
+def _trainable_state(student, log_scale: torch.Tensor) -> dict[str, torch.Tensor]:
+    names = {id(p) for p in student.trainable_parameters()}
+    state = {k: v.detach().cpu() for k, v in student.named_parameters() if id(v) in names}
+    state["_log_scale"] = log_scale.detach().cpu()
+    return state
+
+
+def _load_trainable(student, log_scale: nn.Parameter, state: dict[str, torch.Tensor]) -> None:
+    params = dict(student.named_parameters())
+    want = {k for k, p in params.items() if p.requires_grad}
+    if set(state) - {"_log_scale"} != want:
+        raise CheckpointError("checkpoint does not fit this student's trainable parameters")
+    with torch.no_grad():
+        for k in want:
+            params[k].copy_(state[k])
+        log_scale.copy_(state["_log_scale"])
+
+
+def _save(path, student, log_scale, optimizer, step, cfg, history) -> None:
+    save_checkpoint(
+        path,
+        {
+            "step": step,
+            "model": _trainable_state(student, log_scale),
+            "optimizer": optimizer.state_dict(),
+            "config": cfg.to_dict(),
+            "history": history,
+        },
+    )
+
+
+def load_student_data(spec: str) -> tuple[list[Utterance], dict[str, np.ndarray], dict]:
+    """``--data``: a student corpus folder, or a CT-RATE folder holding Speech-RATE WAVs.
+
+    Returns utterances, labels per case id and a volume loader per case id.
+    """
+    from radvoice.training.student_data import StudentDataError, corpus_utterances
+
+    root = Path(spec).expanduser()
+    if not root.is_dir():
+        raise StudentDataError(f"data folder not found: {spec}")
+    if (root / "manifest.jsonl").is_file():
+        from radvoice.data.corpus import case_records
+
+        utts = corpus_utterances(root)
+        recs = {r.case_id: r for r in case_records(root)}
+        labels = {c: r.labels for c, r in recs.items()}
+        loaders = {c: (lambda p=r.volume_path: _read(p)) for c, r in recs.items()}
+        return utts, labels, loaders
+    from radvoice.training.sources import ctrate_records
+    from radvoice.training.student_data import ctrate_utterances
+
+    recs = ctrate_records(root)
+    from radvoice.training.cases import assign_splits
+
+    assign_splits(recs, 0.1, 0)
+    utts = ctrate_utterances(
+        root, {r.case_id: r.report for r in recs}, {r.case_id: r.split for r in recs}
+    )
+    return utts, {r.case_id: r.labels for r in recs}, {r.case_id: r.load for r in recs}
+
+
+def _read(path: Path):
+    from radvoice.imaging import read_volume
+
+    return read_volume(path)
+
+
+def train_student_cli(
+    cfg: RunConfig,
+    data: str,
+    out: Path,
+    resume: bool,
+    teacher: str | None,
+    export: Path | None,
+) -> StudentResult:
+    """``radvoice train student``: the entry point :mod:`radvoice.cli.train` calls."""
+    from radvoice.nn.registry import models_dir
+
+    if cfg.kind != "student":
+        raise RadVoiceError(f"config {cfg.name!r} is a {cfg.kind} config, not a student one")
+    teacher_dir = Path(teacher) if teacher else models_dir() / "teacher"
+    if not teacher_dir.is_dir():
+        raise RadVoiceError(f"teacher model not found at {teacher_dir} (train the teacher first)")
+    utts, labels, loaders = load_student_data(data)
+    return train_student(
+        cfg,
+        utts,
+        labels,
+        loaders,
+        teacher_dir,
+        Path(out),
+        resume=resume,
+        cache_dir=Path(out) / "cache",
+        export_dir=export,
+    )

@@ -1,0 +1,189 @@
+"""The speech student's training corpus: synthetic CT cases with spoken reports, queries, prompts.
+
+``build_student_corpus(out, n, seed, voices)`` writes, through the data engineers' APIs,
+
+* ``out/`` — a corpus (:func:`radvoice.data.corpus.build_corpus`: volumes, case JSON, manifest);
+* ``out/speech/`` — spoken reports and ``queries_per_case`` spoken queries of every case (a case's
+  report and queries share one text split, grouped by case id), plus the zero-shot prompts
+  (:func:`radvoice.nn.zeroshot.prompt_texts`) spoken once by training voices (text split
+  ``train``, for distillation) and once per test split (``test_*``, for the evaluation);
+* ``out/speech/student_items.jsonl`` — per spoken item: kind, case id, label and polarity.
+
+Run ``python -m radvoice.training.student_corpus --out DIR --n N --seed S`` (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from radvoice.labels import PATHOLOGIES
+from radvoice.nn.zeroshot import PROMPT_TEMPLATES, prompt_texts
+
+ITEMS_NAME = "student_items.jsonl"
+SPEECH_DIR = "speech"
+log = logging.getLogger(__name__)
+
+
+def prompt_items() -> list[dict[str, Any]]:
+    """The zero-shot prompts as spoken items: id, text, label, polarity (1 present, 0 absent)."""
+    out = []
+    texts = prompt_texts(PATHOLOGIES, PROMPT_TEMPLATES)
+    per_label = 2 * len(PROMPT_TEMPLATES)
+    for i, text in enumerate(texts):
+        out.append(
+            {
+                "item_id": f"prompt_{i:03d}",
+                "kind": "prompt",
+                "text": text,
+                "label": PATHOLOGIES[i // per_label],
+                "template": (i % per_label) // 2,
+                "polarity": 1 - (i % 2),
+                "case_id": None,
+            }
+        )
+    return out
+
+
+def case_items(root: Path, rows: list[dict[str, Any]], queries_per_case: int) -> list[dict]:
+    """Report and query items of the corpus cases."""
+    from radvoice.data.corpus import load_case_json
+
+    items = []
+    for r in rows:
+        doc = load_case_json(root, r)
+        rep = doc["report"]
+        items.append(
+            {
+                "item_id": f"{r['case_id']}_report",
+                "kind": "report",
+                "text": f"{rep['findings']} {rep['impression']}".strip(),
+                "case_id": r["case_id"],
+                "label": None,
+                "polarity": None,
+            }
+        )
+        for qi, q in enumerate(doc["queries"][:queries_per_case]):
+            items.append(
+                {
+                    "item_id": f"{r['case_id']}_q{qi}",
+                    "kind": "query",
+                    "text": q["text"],
+                    "case_id": r["case_id"],
+                    "label": q["label"],
+                    "polarity": q.get("answer"),
+                }
+            )
+    return items
+
+
+def to_speech_items(items: list[dict[str, Any]]) -> list[Any]:
+    """SpeechItems: case items grouped by case; prompts spoken in train and in every test split."""
+    from radvoice.data.speech import SpeechItem
+
+    out = []
+    for it in items:
+        if it["kind"] == "prompt":
+            for split in ("train", "test"):
+                out.append(
+                    SpeechItem(
+                        id=f"{it['item_id']}_{split}",
+                        text=it["text"],
+                        kind="query",
+                        text_split=split,
+                    )
+                )
+        else:
+            out.append(
+                SpeechItem(id=it["item_id"], text=it["text"], kind=it["kind"], group=it["case_id"])
+            )
+    return out
+
+
+def write_items(items: list[dict[str, Any]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_items(path: Path) -> dict[str, dict[str, Any]]:
+    """``student_items.jsonl`` keyed by item id."""
+    rows = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x]
+    return {r["item_id"]: r for r in rows}
+
+
+def build_student_corpus(
+    out: Path,
+    n: int,
+    seed: int,
+    voices: str = "all",
+    workers: int = 1,
+    queries_per_case: int = 2,
+    max_seconds: float = 30.0,
+) -> dict[str, Any]:
+    """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds)."""
+    from radvoice.data.corpus import CorpusSettings, build_corpus
+    from radvoice.data.speech import plan_for_engines, summarize_speech, synthesize_corpus_audio
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    rows = build_corpus(out, n, CorpusSettings(seed=seed), workers=workers)
+    rows = [r for r in rows if r["index"] < n]
+    t_ct = time.perf_counter() - t0
+    log.info(f"{len(rows)} CT cases in {t_ct:.0f} s")
+    items = case_items(out, rows, queries_per_case) + prompt_items()
+    write_items(items, out / SPEECH_DIR / ITEMS_NAME)
+    plan = plan_for_engines(voices, seed)
+    done = {"n": 0}
+
+    def progress(count: int, total: int) -> None:
+        if count - done["n"] >= 50 or count == total:
+            done["n"] = count
+            log.info(f"speech {count}/{total} ({time.perf_counter() - t0:.0f} s)")
+
+    srows = synthesize_corpus_audio(
+        to_speech_items(items),
+        out / SPEECH_DIR,
+        plan,
+        seed=seed,
+        workers=workers,
+        max_seconds=max_seconds,
+        progress=progress,
+    )
+    summary = {
+        "cases": len(rows),
+        "ct_seconds": round(t_ct, 1),
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "speech": summarize_speech(srows),
+    }
+    (out / SPEECH_DIR / "student_corpus_summary.json").write_text(
+        json.dumps(summary, indent=1) + "\n", encoding="utf-8"
+    )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--voices", default="all")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--queries-per-case", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    summary = build_student_corpus(
+        Path(args.out), args.n, args.seed, args.voices, args.workers, args.queries_per_case
+    )
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Speech-student training on a toy corpus: loss falls, export loads, resume, KD vs baseline, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from radvoice.cli.main import main as cli_main
+from radvoice.nn.speech_student import SpeechStudent
+from radvoice.training.cases import assign_splits
+from radvoice.training.config import load_config
+from radvoice.training.loop import CheckpointError
+from radvoice.training.student import StudentSpec, load_student_data, train_student
+from radvoice.training.student_data import FeatureCache, encoder_key
+from radvoice.training.student_toy import write_toy_student_corpus
+from radvoice.training.teacher import train_teacher
+from radvoice.training.toy import toy_records
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory) -> Path:
+    """A tiny teacher exported to ``<root>/teacher`` (registered in ``<root>/registry.json``)."""
+    root = tmp_path_factory.mktemp("models")
+    cfg = load_config("teacher_tiny")
+    cfg.train.max_steps = 6
+    recs = toy_records(16, seed=5)
+    assign_splits(recs, 0.25, seed=0)
+    train_teacher(cfg, recs, root / "run", progress=False, export_dir=root / "teacher")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_toy_student_corpus(tmp_path_factory.mktemp("corpus"), n=24, seed=1)
+
+
+def _run(models_root: Path, corpus: Path, out: Path, steps: int, kd: bool = True, **kw):
+    cfg = load_config("student_tiny")
+    cfg.train.max_steps = steps
+    if not kd:
+        cfg.model["loss"] = {**cfg.model["loss"], "kd_weight": 0.0, "query_kd_weight": 0.0}
+    utts, labels, loaders = load_student_data(str(corpus))
+    return train_student(
+        cfg, utts, labels, loaders, models_root / "teacher", out, cache_dir=out.parent / "cache",
+        models_root=models_root, progress=False, **kw,
+    )
+
+
+def test_corpus_reader_keeps_roles_and_splits(corpus: Path) -> None:
+    utts, labels, loaders = load_student_data(str(corpus))
+    kinds = {u.kind for u in utts}
+    assert kinds == {"report", "query", "prompt"}
+    assert {u.split for u in utts} == {"train", "val", "test_seen"}
+    prompts = [u for u in utts if u.kind == "prompt"]
+    assert all(u.label is not None and u.polarity in (0, 1) for u in prompts)
+    assert set(labels) == set(loaders) and len(labels) == 24
+    assert all(u.case_id in labels for u in utts if u.kind == "report")
+
+
+def test_training_lowers_the_loss_and_exports_a_loadable_student(models_root, corpus, tmp_path):
+    result = _run(models_root, corpus, tmp_path / "run", steps=16)
+    first = np.mean([h["loss"] for h in result.history[:3]])
+    last = np.mean([h["loss"] for h in result.history[-3:]])
+    assert last < first - 0.05, (first, last)
+    assert {"contrastive", "kd", "query_kd"} <= set(result.history[0])
+    assert "step 16/16" in (tmp_path / "run" / "train.log").read_text()
+    student = SpeechStudent.load(result.model_dir)  # SHA-256 checked
+    audio = np.random.default_rng(0).standard_normal(16000 * 2).astype(np.float32) * 0.1
+    emb = student.embed_audio(audio)
+    assert emb.shape == (512,) and abs(float(np.linalg.norm(emb)) - 1.0) < 1e-4
+    assert "r2v_R@1" in result.val and "query_top1" in result.val
+
+
+def test_cached_features_equal_the_chunked_encoder(models_root, corpus, tmp_path):
+    cfg = load_config("student_tiny")
+    torch.manual_seed(0)
+    student = StudentSpec.from_dict(cfg.model).build(models_root).eval()
+    utts, _, _ = load_student_data(str(corpus))
+    some = [u for u in utts if u.kind == "report"][:3]
+    cache = FeatureCache(tmp_path, encoder_key(student))
+    cache.ensure(student, some)
+    with torch.no_grad():
+        cached = student.forward_chunks(cache.chunks(some, torch.device("cpu")))
+        from radvoice.audio import load_audio
+
+        direct = torch.stack([torch.from_numpy(student.embed_audio(load_audio(u.path))) for u in some])
+    assert torch.allclose(cached, direct, atol=2e-3)
+    again = FeatureCache(tmp_path, encoder_key(student))  # read back from disk
+    assert torch.equal(again.get(some[0])[0], cache.get(some[0])[0])
+
+
+def test_baseline_has_no_distillation_terms(models_root, corpus, tmp_path):
+    result = _run(models_root, corpus, tmp_path / "nokd", steps=3, kd=False)
+    assert set(result.history[0]) >= {"contrastive", "loss"}
+    assert "kd" not in result.history[0] and "query_kd" not in result.history[0]
+
+
+def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path):
+    full = _run(models_root, corpus, tmp_path / "a", steps=6)
+    _run(models_root, corpus, tmp_path / "b", steps=3)
+    resumed = _run(models_root, corpus, tmp_path / "b", steps=6, resume=True)
+    assert resumed.step == 6
+    assert [h["step"] for h in resumed.history] == list(range(1, 7))
+    np.testing.assert_allclose(
+        [h["loss"] for h in resumed.history[3:]], [h["loss"] for h in full.history[3:]], rtol=1e-4
+    )
+    with pytest.raises(CheckpointError):
+        _run(models_root, corpus, tmp_path / "none", steps=2, resume=True)
+
+
+def test_cli_trains_a_student_and_rejects_bad_input(models_root, corpus, tmp_path, capsys):
+    cfg = json.loads(Path("radvoice/configs/student_tiny.json").read_text())
+    cfg["train"]["max_steps"] = 2
+    (tmp_path / "s.json").write_text(json.dumps(cfg))
+    import os
+
+    os.environ["RADVOICE_MODELS"] = str(models_root)
+    try:
+        argv = ["train", "student", "--config", str(tmp_path / "s.json"), "--data", str(corpus)]
+        assert cli_main([*argv, "--out", str(tmp_path / "cli"), "--teacher",
+                         str(models_root / "teacher"), "--no-progress"]) == 0
+        assert (tmp_path / "cli" / "model" / "model.safetensors").is_file()
+        assert cli_main([*argv[:-1], str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+        assert cli_main(["train", "student", "--config", "teacher_tiny", "--data", str(corpus),
+                         "--out", str(tmp_path / "y")]) == 2
+    finally:
+        del os.environ["RADVOICE_MODELS"]
+    err = capsys.readouterr().err
+    assert "data folder not found" in err and "not a student" in err
