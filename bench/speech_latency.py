@@ -1,7 +1,7 @@
 """Key-release-to-answer latency of the speech student vs full re-encoding vs the ASR cascade.
 
     .venv/bin/python bench/speech_latency.py [--sizes tiny.en base] [--seconds 10] [--repeats 5]
-        [--chunk 2.0 --context 1.0] [--threads N] [--student DIR] [--no-cascade] [--json OUT]
+        [--chunk 2.0 --context 1.0] [--threads 1] [--student DIR] [--no-cascade] [--json OUT]
 
 For each Whisper size, on one utterance of ``--seconds`` (espeak-ng reading a report, looped
 to length), all measured in this one run on this machine:
@@ -192,7 +192,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--chunk", type=float, default=2.0)
     parser.add_argument("--context", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=0, help="torch/ct2 threads (0: default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch/ct2 threads (0: torch's default)"
+    )
     parser.add_argument("--student", help="a trained student folder instead of a fresh head")
     parser.add_argument("--no-cascade", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")

@@ -23,3 +23,29 @@ def real_ct_dir() -> Path:
     if path is None:
         pytest.fail("../shared/data/ct with lung1_image.nrrd not found beside the checkout")
     return path
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001
+    """Destroy every Qt widget before pytest-xvfb stops the X server.
+
+    A VTK render window still open when Xvfb goes away makes Xlib abort the process
+    ("X11 connection broke"), turning a green run into exit code 1.
+    """
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    app.processEvents()
+    gc.collect()

@@ -60,21 +60,58 @@ def test_truncated_manifest_line_is_ignored(tmp_path: Path) -> None:
 
 def test_cli_synth_summary_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "c"
-    args = ["data", "synth", "--out", str(out), "--n", "2", "--seed", "5", "--shape", "24,64,64", "--spacing", "5.6,5.6,12"]
+    args = [
+        "data",
+        "synth",
+        "--out",
+        str(out),
+        "--n",
+        "2",
+        "--seed",
+        "5",
+        "--shape",
+        "24,64,64",
+        "--spacing",
+        "5.6,5.6,12",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "2 cases" in text and "disk use" in text and "Lung nodule" in text
     assert len(read_manifest(out)) == 2
     assert main([*args[:-4], "--shape", "24,64"]) == 2
     assert "--shape" in capsys.readouterr().err
-    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--n", "1", "--shape", "24,64,64", "--spacing", "5.6,5.6,12", "--voices", "no-such-engine"]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(tmp_path / "d"),
+                "--n",
+                "1",
+                "--shape",
+                "24,64,64",
+                "--spacing",
+                "5.6,5.6,12",
+                "--voices",
+                "no-such-engine",
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.realct
 def test_real_background_inserts_findings(real_ct_dir: Path) -> None:
     path = real_ct_dir / "lung1_image.nrrd"
-    case = generate_case(2, 0, shape=(32, 96, 96), spacing=(3.6, 3.6, 8.0), real_background=path,
-                         labels=["Pleural effusion", "Consolidation", "Cardiomegaly"])
+    case = generate_case(
+        2,
+        0,
+        shape=(32, 96, 96),
+        spacing=(3.6, 3.6, 8.0),
+        real_background=path,
+        labels=["Pleural effusion", "Consolidation", "Cardiomegaly"],
+    )
     assert case.background == "lung1"
     assert "Lung nodule" in case.positive  # annotated in lung1
     assert "Cardiomegaly" not in case.positive  # not insertable into a real scan
@@ -96,4 +133,17 @@ def test_heldout_background_is_refused(real_ct_dir: Path) -> None:
     from radvoice.data.phantom.real_background import BackgroundError
 
     with pytest.raises(BackgroundError, match="held-out"):
-        generate_case(0, 0, shape=SHAPE, spacing=SPACING, real_background=real_ct_dir / "lung2_image.nrrd")
+        generate_case(
+            0, 0, shape=SHAPE, spacing=SPACING, real_background=real_ct_dir / "lung2_image.nrrd"
+        )
+
+
+def test_on_the_fly_stream_matches_generate_case() -> None:
+    from radvoice.data.stream import SyntheticCaseStream
+
+    stream = SyntheticCaseStream(seed=9, start=4, length=2, shape=SHAPE, spacing=SPACING)
+    items = list(stream)
+    assert [it["case_id"] for it in items] == ["syn_9_000004", "syn_9_000005"]
+    ref = generate_case(9, 5, shape=SHAPE, spacing=SPACING)
+    assert np.array_equal(items[1]["volume"], ref.volume.array)
+    assert np.array_equal(items[1]["labels"], ref.labels)

@@ -121,5 +121,8 @@ def test_label_prevalence_is_ctrate_like() -> None:
     normal = np.mean(labels.sum(1) == 0)
     assert 0.08 < normal < 0.25
     corr = np.corrcoef(labels.T.astype(float))
-    i, j = PATHOLOGIES.index("Arterial wall calcification"), PATHOLOGIES.index("Coronary artery wall calcification")
+    i, j = (
+        PATHOLOGIES.index("Arterial wall calcification"),
+        PATHOLOGIES.index("Coronary artery wall calcification"),
+    )
     assert corr[i, j] > 0.3

@@ -34,7 +34,9 @@ MENTIONS = {
     "Bronchiectasis": r"bronchiecta|dilated bronch|bronchial dilat|signet",
     "Interlobular septal thickening": r"interlobular sept|septal (thickening|lines)|kerley",
 }
-NEGATION = re.compile(r"\b(no|not|without|absent|normal|unremarkable|preserved|free of|negative for|nor)\b")
+NEGATION = re.compile(
+    r"\b(no|not|without|absent|normal|unremarkable|preserved|free of|negative for|nor)\b"
+)
 
 
 def claims(text: str) -> tuple[set[str], set[str]]:
@@ -52,7 +54,9 @@ def all_findings() -> dict[str, dict]:
     """Painted attributes of every finding (two cases with all 18 forced)."""
     out: dict[str, dict] = {}
     for i in range(2):
-        case = generate_case(31, i, labels=list(PATHOLOGIES), shape=(40, 96, 96), spacing=(3.7, 3.7, 8.0))
+        case = generate_case(
+            31, i, labels=list(PATHOLOGIES), shape=(40, 96, 96), spacing=(3.7, 3.7, 8.0)
+        )
         for k, v in case.findings.items():
             out.setdefault(k, v)
     return out
@@ -62,7 +66,9 @@ def test_reports_describe_every_positive_and_claim_no_absent(all_findings: dict[
     rng = np.random.default_rng(0)
     for trial in range(400):
         labels = sample_labels(rng)
-        labels = np.array([v if PATHOLOGIES[i] in all_findings else 0 for i, v in enumerate(labels)])
+        labels = np.array(
+            [v if PATHOLOGIES[i] in all_findings else 0 for i, v in enumerate(labels)]
+        )
         report = write_report(labels, all_findings, np.random.default_rng(trial))
         present, _ = claims(report.findings)
         truth = {p for p, v in zip(PATHOLOGIES, labels, strict=True) if v}
@@ -86,14 +92,26 @@ def test_many_phrasings_per_finding(all_findings: dict[str, dict]) -> None:
         labels[PATHOLOGY_INDEX[name]] = 1
         texts = set()
         for s in range(150):
-            rep = write_report(labels, {name: all_findings[name]}, np.random.default_rng(s), p_negate=0)
-            sentences = [x for x in re.split(r"(?<=\.)\s+", rep.findings) if re.search(MENTIONS[name], x.lower())]
+            rep = write_report(
+                labels, {name: all_findings[name]}, np.random.default_rng(s), p_negate=0
+            )
+            sentences = [
+                x
+                for x in re.split(r"(?<=\.)\s+", rep.findings)
+                if re.search(MENTIONS[name], x.lower())
+            ]
             texts.update(sentences)
         assert len(texts) >= (3 if name == "Medical material" else 5), (name, texts)
 
 
 def test_report_location_and_size_match_the_case() -> None:
-    case = generate_case(12, 0, labels=["Lung nodule", "Pleural effusion"], shape=(40, 96, 96), spacing=(3.7, 3.7, 8.0))
+    case = generate_case(
+        12,
+        0,
+        labels=["Lung nodule", "Pleural effusion"],
+        shape=(40, 96, 96),
+        spacing=(3.7, 3.7, 8.0),
+    )
     text = case.report.findings
     nod = case.findings["Lung nodule"]["nodules"][0]
     assert f"{nod['size_mm']} mm" in text and nod["lobe"] in text

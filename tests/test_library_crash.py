@@ -96,7 +96,8 @@ def test_kill_9_mid_import_keeps_committed_cases_and_resumes(tmp_path):
 
 def test_read_while_another_process_writes(tmp_path):
     library = tmp_path / "lib"
-    proc = _start_importer(library, 80)
+    total = 120
+    proc = _start_importer(library, total)
     errors: list[BaseException] = []
     seen: list[int] = []
     emb = HashEmbedder()
@@ -125,6 +126,6 @@ def test_read_while_another_process_writes(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, proc.stderr.read()[-2000:]
-    assert not errors, errors[0]
-    assert len(seen) >= 2 and max(seen) > min(seen)  # reads happened while it grew
-    assert _check_consistent(library) == list(range(80))
+    assert not errors, repr(errors[0])
+    assert any(3 <= n < total for n in seen), seen  # reads happened while it was writing
+    assert _check_consistent(library) == list(range(total))

@@ -160,3 +160,20 @@ def test_ivf_index_is_retrained_when_the_library_doubles(tmp_path):
         assert idx.header.built_count == 90 and idx.header.kind == "ivf"
         assert any("grew from 40 to 90" in m for m in messages)
         assert lib.search_volume(HashEmbedder(), make_volume(88), k=1)[0].case_id == more[88]
+
+
+def test_temp_files_of_killed_savers_are_cleaned(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    lib_dir = tmp_path / "lib"
+    CaseLibrary(lib_dir).close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = lib_dir / f".ct.faiss.{dead}.0123abcd.tmp"
+    live = lib_dir / f".ct.faiss.{os.getpid()}.0123abcd.tmp"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"in progress")
+    CaseLibrary(lib_dir).close()
+    assert not stale.exists() and live.exists()

@@ -45,8 +45,16 @@ def _run(models_root: Path, corpus: Path, out: Path, steps: int, kd: bool = True
         cfg.model["loss"] = {**cfg.model["loss"], "kd_weight": 0.0, "query_kd_weight": 0.0}
     utts, labels, loaders = load_student_data(str(corpus))
     return train_student(
-        cfg, utts, labels, loaders, models_root / "teacher", out, cache_dir=out.parent / "cache",
-        models_root=models_root, progress=False, **kw,
+        cfg,
+        utts,
+        labels,
+        loaders,
+        models_root / "teacher",
+        out,
+        cache_dir=out.parent / "cache",
+        models_root=models_root,
+        progress=False,
+        **kw,
     )
 
 
@@ -87,7 +95,9 @@ def test_cached_features_equal_the_chunked_encoder(models_root, corpus, tmp_path
         cached = student.forward_chunks(cache.chunks(some, torch.device("cpu")))
         from radvoice.audio import load_audio
 
-        direct = torch.stack([torch.from_numpy(student.embed_audio(load_audio(u.path))) for u in some])
+        direct = torch.stack(
+            [torch.from_numpy(student.embed_audio(load_audio(u.path))) for u in some]
+        )
     assert torch.allclose(cached, direct, atol=2e-3)
     again = FeatureCache(tmp_path, encoder_key(student))  # read back from disk
     assert torch.equal(again.get(some[0])[0], cache.get(some[0])[0])
@@ -121,12 +131,36 @@ def test_cli_trains_a_student_and_rejects_bad_input(models_root, corpus, tmp_pat
     os.environ["RADVOICE_MODELS"] = str(models_root)
     try:
         argv = ["train", "student", "--config", str(tmp_path / "s.json"), "--data", str(corpus)]
-        assert cli_main([*argv, "--out", str(tmp_path / "cli"), "--teacher",
-                         str(models_root / "teacher"), "--no-progress"]) == 0
+        assert (
+            cli_main(
+                [
+                    *argv,
+                    "--out",
+                    str(tmp_path / "cli"),
+                    "--teacher",
+                    str(models_root / "teacher"),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         assert (tmp_path / "cli" / "model" / "model.safetensors").is_file()
         assert cli_main([*argv[:-1], str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
-        assert cli_main(["train", "student", "--config", "teacher_tiny", "--data", str(corpus),
-                         "--out", str(tmp_path / "y")]) == 2
+        assert (
+            cli_main(
+                [
+                    "train",
+                    "student",
+                    "--config",
+                    "teacher_tiny",
+                    "--data",
+                    str(corpus),
+                    "--out",
+                    str(tmp_path / "y"),
+                ]
+            )
+            == 2
+        )
     finally:
         del os.environ["RADVOICE_MODELS"]
     err = capsys.readouterr().err

@@ -16,6 +16,7 @@ from radvoice.nn.registry import ModelIntegrityError
 from radvoice.nn.zeroshot import prompt_texts
 from radvoice.training.cases import GridCache, assign_splits
 from radvoice.training.config import load_config
+from radvoice.training.export import publish_model
 from radvoice.training.loop import CheckpointError, batch_indices
 from radvoice.training.teacher import train_teacher
 from radvoice.training.text_cache import cached_features
@@ -92,6 +93,9 @@ def test_resume_gives_the_same_next_steps(records, cache, tmp_path: Path) -> Non
 
 def test_registry_rejects_corrupt_or_unregistered_weights(records, cache, tmp_path: Path) -> None:
     result = train_teacher(_cfg(1), records, tmp_path / "run", cache_dir=cache, progress=False)
+    published = publish_model(result.model_dir, tmp_path / "models" / "teacher")
+    assert [p.name for p in published] == ["config.json", "model.safetensors"]
+    assert load_teacher(tmp_path / "models" / "teacher", with_text=False).thresholds.shape == (18,)
     weights = result.model_dir / "model.safetensors"
     good = weights.read_bytes()
     data = bytearray(good)

@@ -37,13 +37,18 @@ class LoadThread(QThread):
         self.path = str(path)
         self.series_uid = series_uid
         self._cancelled = False
+        self._can_abort = Path(self.path).is_dir()
 
     def cancel(self) -> None:
         self._cancelled = True
 
     def _report(self, fraction: float, message: str) -> None:
         if self._cancelled:
-            raise LoadCancelled("loading cancelled")
+            # raising aborts a DICOM read; an ITK reader calls back from C++, where an
+            # exception cannot propagate: there the result is dropped when the read ends
+            if self._can_abort:
+                raise LoadCancelled("loading cancelled")
+            return
         self.progress.emit(float(fraction), str(message))
 
     def run(self) -> None:  # noqa: D401 - QThread entry point

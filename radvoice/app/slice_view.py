@@ -253,6 +253,8 @@ class SliceView:
 
     def capture(self) -> np.ndarray:
         """The view's pixels as ``(h, w, 3)`` uint8, top row first."""
+        if self.closed:
+            raise RuntimeError(f"the {self.name} view is closed")
         self.renderer.ResetCameraClippingRange()
         return capture_rgb(self.render_window)
 
@@ -264,6 +266,10 @@ class SliceView:
         for event, handler in self._subscriptions:
             self.state.events[event].disconnect(handler)
         self.widget.Finalize()
+        # drop every reference to the render window so that VTK frees it (and its X display)
+        self.style.RemoveAllObservers()
+        self.interactor.RemoveAllObservers()
+        self.interactor = self.style = self.render_window = None  # type: ignore[assignment]
 
     # -- camera ---------------------------------------------------------------------------------
     def reset_camera(self) -> None:

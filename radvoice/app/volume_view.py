@@ -207,6 +207,8 @@ class VolumeView:
         self.render_window.Render()
 
     def capture(self) -> np.ndarray:
+        if self.closed:
+            raise RuntimeError(f"the {self.name} view is closed")
         return capture_rgb(self.render_window)
 
     def close(self) -> None:
@@ -216,6 +218,10 @@ class VolumeView:
         for event, handler in self._subscriptions:
             self.state.events[event].disconnect(handler)
         self.widget.Finalize()
+        # drop every reference to the render window so that VTK frees it (and its X display)
+        self.style.RemoveAllObservers()
+        self.interactor.RemoveAllObservers()
+        self.interactor = self.style = self.render_window = None  # type: ignore[assignment]
 
     def toggle_maximized(self) -> None:
         self.state.active_view = self.name

@@ -49,9 +49,16 @@ class QVTKRenderWindowInteractor(_QVTKBase):
     finalized = False
 
     def Finalize(self) -> None:  # noqa: N802 - VTK name
-        if not self.finalized:
-            self.finalized = True
-            super().Finalize()
+        """Release the GL context, then drop the render window and interactor: VTK closes its
+        X display connection only when the render window is destroyed, and a connection left
+        open makes the process exit with an X I/O error once the X server has gone (Xvfb)."""
+        if self.finalized:
+            return
+        self.finalized = True
+        self._Timer.stop()
+        super().Finalize()
+        self._RenderWindow = None
+        self._Iren = None
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt name
         if not self.finalized:

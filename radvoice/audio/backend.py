@@ -153,6 +153,7 @@ class SoundDeviceBackend:
 
         errors: list[str] = []
         for rate in candidate_rates(device):
+            stream = None
             try:
                 with self._lock:
                     stream = sd.InputStream(
@@ -168,6 +169,8 @@ class SoundDeviceBackend:
                     stream.start()
             except (sd.PortAudioError, ValueError) as err:
                 errors.append(f"{rate} Hz: {str(err).splitlines()[0]}")
+                if stream is not None:
+                    stream.close(ignore_errors=True)
                 continue
             if rate != device.default_rate:
                 log.info("microphone %s opened at %d Hz (fallback)", device.name, rate)

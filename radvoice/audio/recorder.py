@@ -286,6 +286,7 @@ class PushToTalkRecorder:
         self._next_retry = 0.0
         self._retry_delay = cfg.retry_s
         self._utt: list[np.ndarray] = []
+        self._utt_len = 0
         self._utt_pre = 0
         self._tail_left = 0
         self._ignore_release = False
@@ -452,8 +453,9 @@ class PushToTalkRecorder:
     def _append(self, samples: np.ndarray, arrival: float) -> None:
         if samples.size == 0:
             return
-        start = sum(part.size for part in self._utt)
+        start = self._utt_len
         self._utt.append(samples)
+        self._utt_len += samples.size
         self._push_chunk(AudioChunk(self._utt_id, samples, start, arrival=arrival))
 
     # -- commands
@@ -471,6 +473,7 @@ class PushToTalkRecorder:
         self._ignore_release = False
         self._utt_id += 1
         self._utt = []
+        self._utt_len = 0
         self._clipped = False
         self._press_samples = 0
         self._elapsed_samples = 0

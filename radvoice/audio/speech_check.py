@@ -66,8 +66,9 @@ class SileroVad:
 
         with cls._lock:
             if cls._model is None:
-                with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+                with warnings.catch_warnings():  # the package's own deprecation notices
                     warnings.simplefilter("ignore", FutureWarning)
+                    warnings.simplefilter("ignore", DeprecationWarning)
                     cls._model = load_silero_vad()
             stamps = get_speech_timestamps(
                 torch.from_numpy(np.ascontiguousarray(audio, np.float32)),

@@ -16,16 +16,28 @@ def register(subparsers) -> None:
     synth.add_argument("--n", type=int, required=True, help="number of cases")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--workers", type=int, default=1)
-    synth.add_argument("--resolution", choices=("model", "full"), default="model",
-                       help="model: fixed training grid; full: 512x512 clinical grids")
+    synth.add_argument(
+        "--resolution",
+        choices=("model", "full"),
+        default="model",
+        help="model: fixed training grid; full: 512x512 clinical grids",
+    )
     synth.add_argument("--shape", default="64,128,128", help="model grid nz,ny,nx")
     synth.add_argument("--spacing", default="2.8,2.8,5.0", help="model grid sx,sy,sz (mm)")
-    synth.add_argument("--real-backgrounds", action="store_true",
-                       help="insert findings into the real training CT (../shared/data/ct/lung1)")
-    synth.add_argument("--voices", default=None,
-                       help="also speak reports and queries: 'all' or engines like espeak-ng,flite,piper")
+    synth.add_argument(
+        "--real-backgrounds",
+        action="store_true",
+        help="insert findings into the real training CT (../shared/data/ct/lung1)",
+    )
+    synth.add_argument(
+        "--voices",
+        default=None,
+        help="also speak reports and queries: 'all' or engines like espeak-ng,flite,piper",
+    )
     synth.set_defaults(func=_synth)
-    stats = sub.add_parser("stats", help="label prevalence/co-occurrence of N sampled cases (markdown)")
+    stats = sub.add_parser(
+        "stats", help="label prevalence/co-occurrence of N sampled cases (markdown)"
+    )
     stats.add_argument("--n", type=int, default=2000)
     stats.add_argument("--seed", type=int, default=0)
     stats.add_argument("--out", default=None, help="write the markdown here")
@@ -33,9 +45,11 @@ def register(subparsers) -> None:
     sheets = sub.add_parser("sheets", help="contact sheet PNGs per finding")
     sheets.add_argument("--out", default="docs/contact_sheets")
     sheets.add_argument("--seed", type=int, default=7)
-    sheets.add_argument("--labels", default=None, help="comma-separated labels (default: all + Normal)")
+    sheets.add_argument(
+        "--labels", default=None, help="comma-separated labels (default: all + Normal)"
+    )
     sheets.set_defaults(func=_sheets)
-    data.set_defaults(func=lambda args: (data.print_help() or 0))
+    data.set_defaults(func=lambda args: data.print_help() or 0)
 
 
 def _triple(text: str, kind, what: str):
@@ -54,7 +68,10 @@ def _real_background_path() -> Path:
     from radvoice.cli.main import UserError
 
     here = Path(__file__).resolve().parents[2]
-    for cand in (here.parent / "shared" / "data" / "ct", Path.cwd().parent / "shared" / "data" / "ct"):
+    for cand in (
+        here.parent / "shared" / "data" / "ct",
+        Path.cwd().parent / "shared" / "data" / "ct",
+    ):
         if (cand / "lung1_image.nrrd").exists():
             return (cand / "lung1_image.nrrd").resolve()
     raise UserError("--real-backgrounds needs ../shared/data/ct/lung1_image.nrrd (not found)")
@@ -76,13 +93,17 @@ def _synth(args: argparse.Namespace) -> int:
         try:
             from radvoice.data import speech  # noqa: F401 - the speech engineer's API
         except ImportError as err:
-            raise UserError(f"--voices is not available: the speech module cannot be imported ({err})") from None
+            raise UserError(
+                f"--voices is not available: the speech module cannot be imported ({err})"
+            ) from None
         try:
             plan = speech.plan_for_engines(args.voices, args.seed)
         except ValueError as err:
             raise UserError(f"--voices {args.voices!r}: {err}") from None
     settings = CorpusSettings(
-        seed=args.seed, resolution=args.resolution, shape=_triple(args.shape, int, "shape"),
+        seed=args.seed,
+        resolution=args.resolution,
+        shape=_triple(args.shape, int, "shape"),
         spacing=_triple(args.spacing, float, "spacing"),
         real_background=str(_real_background_path()) if args.real_backgrounds else None,
     )
@@ -112,9 +133,17 @@ def _synth(args: argparse.Namespace) -> int:
         for r in rows:
             doc = load_case_json(out, r)
             rep = doc["report"]
-            items.append(speech.SpeechItem(id=f"{r['case_id']}_report", text=f"{rep['findings']} {rep['impression']}", kind="report"))
+            items.append(
+                speech.SpeechItem(
+                    id=f"{r['case_id']}_report",
+                    text=f"{rep['findings']} {rep['impression']}",
+                    kind="report",
+                )
+            )
             for qi, q in enumerate(doc["queries"]):
-                items.append(speech.SpeechItem(id=f"{r['case_id']}_q{qi}", text=q["text"], kind="query"))
+                items.append(
+                    speech.SpeechItem(id=f"{r['case_id']}_q{qi}", text=q["text"], kind="query")
+                )
         sbar = tqdm(desc="speech", unit="utt")
 
         def sprog(done: int, total: int) -> None:
@@ -122,7 +151,9 @@ def _synth(args: argparse.Namespace) -> int:
             sbar.n = done
             sbar.refresh()
 
-        srows = speech.synthesize_corpus_audio(items, out / "speech", plan, seed=args.seed, workers=args.workers, progress=sprog)
+        srows = speech.synthesize_corpus_audio(
+            items, out / "speech", plan, seed=args.seed, workers=args.workers, progress=sprog
+        )
         sbar.close()
         summary = speech.summarize_speech(srows)
         hours = sum(s["hours"] for s in summary["splits"].values())

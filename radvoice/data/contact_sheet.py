@@ -11,8 +11,14 @@ from radvoice.labels import PATHOLOGIES
 LUNG_WINDOW = (1500.0, -600.0)
 SOFT_WINDOW = (400.0, 40.0)
 MEDIASTINAL_FINDINGS = {
-    "Medical material", "Arterial wall calcification", "Cardiomegaly", "Pericardial effusion",
-    "Coronary artery wall calcification", "Hiatal hernia", "Lymphadenopathy", "Pleural effusion",
+    "Medical material",
+    "Arterial wall calcification",
+    "Cardiomegaly",
+    "Pericardial effusion",
+    "Coronary artery wall calcification",
+    "Hiatal hernia",
+    "Lymphadenopathy",
+    "Pleural effusion",
 }
 
 
@@ -25,7 +31,9 @@ def _slug(label: str) -> str:
     return label.lower().replace(" ", "_")
 
 
-def render_sheet(label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, detail: bool = True) -> Path:
+def render_sheet(
+    label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, detail: bool = True
+) -> Path:
     """Write ``out_dir/<label>.png``: ``n_cases`` cases that have ``label`` (and only it)."""
     import matplotlib
 
@@ -34,7 +42,9 @@ def render_sheet(label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, det
 
     from radvoice.data.synth import generate_case
 
-    shape, spacing = ((120, 256, 256), (1.4, 1.4, 2.5)) if detail else ((64, 128, 128), (2.8, 2.8, 5.0))
+    shape, spacing = (
+        ((100, 200, 200), (1.8, 1.8, 3.2)) if detail else ((64, 128, 128), (2.8, 2.8, 5.0))
+    )
     labels = [label] if label != "Normal" else []
     fig, axes = plt.subplots(2, n_cases, figsize=(4.2 * n_cases, 8.2), facecolor="black")
     axes = np.atleast_2d(axes).reshape(2, n_cases)
@@ -52,20 +62,34 @@ def render_sheet(label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, det
             k, j = arr.shape[0] // 2, int(arr.shape[1] * 0.55)
         ax, cor = axes[0, c], axes[1, c]
         ax.imshow(arr[k], cmap="gray", vmin=lo, vmax=hi, interpolation="bilinear")
-        cor.imshow(arr[:, j, :], cmap="gray", vmin=lo, vmax=hi, origin="lower", aspect=sz / sx, interpolation="bilinear")
+        cor.imshow(
+            arr[:, j, :],
+            cmap="gray",
+            vmin=lo,
+            vmax=hi,
+            origin="lower",
+            aspect=sz / sx,
+            interpolation="bilinear",
+        )
         if mask is not None and mask.any():
             ax.contour(mask[k], levels=[0.5], colors="red", linewidths=0.6)
             cor.contour(mask[:, j, :], levels=[0.5], colors="red", linewidths=0.6)
         desc = case.findings.get(label, {})
         short = ", ".join(f"{k_}={v}" for k_, v in desc.items() if k_ not in ("nodules",))[:70]
         if "nodules" in desc:
-            short = "; ".join(f"{n['size_mm']}mm {n['kind']} {n['lobe']}" for n in desc["nodules"])[:70]
+            short = "; ".join(f"{n['size_mm']}mm {n['kind']} {n['lobe']}" for n in desc["nodules"])[
+                :70
+            ]
         ax.set_title(f"case {c} axial k={k}\n{short}", color="white", fontsize=7)
         cor.set_title(f"coronal j={j}", color="white", fontsize=7)
         for a in (ax, cor):
             a.set_xticks([])
             a.set_yticks([])
-    fig.suptitle(f"{label} - window W{width:.0f} L{level:.0f} - red: finding mask", color="white", fontsize=11)
+    fig.suptitle(
+        f"{label} - window W{width:.0f} L{level:.0f} - red: finding mask",
+        color="white",
+        fontsize=11,
+    )
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{_slug(label)}.png"
@@ -74,5 +98,10 @@ def render_sheet(label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, det
     return path
 
 
-def render_all(out_dir: Path, seed: int = 7, labels: list[str] | None = None, detail: bool = True) -> list[Path]:
-    return [render_sheet(lab, out_dir, seed, detail=detail) for lab in (labels or ["Normal", *PATHOLOGIES])]
+def render_all(
+    out_dir: Path, seed: int = 7, labels: list[str] | None = None, detail: bool = True
+) -> list[Path]:
+    return [
+        render_sheet(lab, out_dir, seed, detail=detail)
+        for lab in (labels or ["Normal", *PATHOLOGIES])
+    ]

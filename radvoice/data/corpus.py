@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,11 @@ class CorpusSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "version": VERSION, "seed": self.seed, "resolution": self.resolution,
-            "shape": list(self.shape), "spacing": list(self.spacing),
+            "version": VERSION,
+            "seed": self.seed,
+            "resolution": self.resolution,
+            "shape": list(self.shape),
+            "spacing": list(self.spacing),
             "real_background": self.real_background,
         }
 
@@ -96,7 +99,8 @@ def write_case(case: SyntheticCase, root: Path) -> dict[str, Any]:
         "background": case.background,
         "params": case.params,
         "geometry": {
-            "shape_zyx": list(case.volume.shape), "spacing_xyz": list(case.volume.spacing),
+            "shape_zyx": list(case.volume.shape),
+            "spacing_xyz": list(case.volume.spacing),
             "origin_lps": list(case.volume.origin),
         },
     }
@@ -105,9 +109,13 @@ def write_case(case: SyntheticCase, root: Path) -> dict[str, Any]:
     os.replace(tmp, root / files["case"])
     size = sum((root / rel).stat().st_size for rel in files.values())
     return {
-        "case_id": case.case_id, "index": case.index, **files,
-        "labels": [int(v) for v in case.labels], "positive": case.positive,
-        "background": case.background, "bytes": size,
+        "case_id": case.case_id,
+        "index": case.index,
+        **files,
+        "labels": [int(v) for v in case.labels],
+        "positive": case.positive,
+        "background": case.background,
+        "bytes": size,
     }
 
 
@@ -142,7 +150,9 @@ def _check_settings(root: Path, settings: CorpusSettings) -> None:
             raise CorpusError(f"{path} is not valid JSON") from None
         if have != want:
             diff = sorted(k for k in want if have.get(k) != want[k])
-            raise CorpusError(f"{root} was made with other settings ({', '.join(diff)}); use a new --out folder")
+            raise CorpusError(
+                f"{root} was made with other settings ({', '.join(diff)}); use a new --out folder"
+            )
     else:
         root.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(want, indent=1), encoding="utf-8")
@@ -151,8 +161,12 @@ def _check_settings(root: Path, settings: CorpusSettings) -> None:
 def _make(args: tuple[CorpusSettings, int, str]) -> dict[str, Any]:
     settings, index, root = args
     case = generate_case(
-        settings.seed, index, resolution=settings.resolution, shape=settings.shape,
-        spacing=settings.spacing, real_background=settings.real_background,
+        settings.seed,
+        index,
+        resolution=settings.resolution,
+        shape=settings.shape,
+        spacing=settings.spacing,
+        real_background=settings.real_background,
     )
     return write_case(case, Path(root))
 
@@ -176,7 +190,6 @@ def build_corpus(
         progress(count, total)
     args = [(settings, i, str(root)) for i in todo]
     with open(root / MANIFEST, "a", encoding="utf-8") as sink:
-        results: Iterable[dict[str, Any]]
         if workers > 1 and len(todo) > 1:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             with ctx.Pool(workers) as pool:

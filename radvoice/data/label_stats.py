@@ -13,7 +13,9 @@ def case_labels(seed: int, n: int) -> np.ndarray:
     """The labels ``generate_case(seed, i)`` draws for ``i < n`` (same random streams),
     without rendering the volumes. (generate_case may still drop a label whose painting
     left no voxel on the grid; the note reports how rarely that happens.)"""
-    return np.stack([sample_labels(np.random.default_rng(_streams(seed, i)["labels"])) for i in range(n)])
+    return np.stack(
+        [sample_labels(np.random.default_rng(_streams(seed, i)["labels"])) for i in range(n)]
+    )
 
 
 def label_statistics_markdown(n: int = 2000, seed: int = 0) -> str:
@@ -53,8 +55,17 @@ def label_statistics_markdown(n: int = 2000, seed: int = 0) -> str:
     lines.append("| | " + " | ".join(abbrev) + " |")
     lines.append("| --- " * (len(abbrev) + 1) + "|")
     for i, a in enumerate(abbrev):
-        lines.append(f"| {a} | " + " | ".join(f"{corr[i, j]:.2f}" if i != j else "-" for j in range(len(abbrev))) + " |")
-    lines += ["", "Abbreviations: " + ", ".join(f"{a} = {n_}" for a, n_ in zip(abbrev, PATHOLOGIES, strict=True)), ""]
+        lines.append(
+            f"| {a} | "
+            + " | ".join(f"{corr[i, j]:.2f}" if i != j else "-" for j in range(len(abbrev)))
+            + " |"
+        )
+    lines += [
+        "",
+        "Abbreviations: "
+        + ", ".join(f"{a} = {n_}" for a, n_ in zip(abbrev, PATHOLOGIES, strict=True)),
+        "",
+    ]
     pairs = []
     for i in range(len(PATHOLOGIES)):
         for j in range(i + 1, len(PATHOLOGIES)):

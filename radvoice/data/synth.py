@@ -72,13 +72,18 @@ class SyntheticCase:
             z1 = self.volume.index_to_lps((0, 0, int(k.max())))[2]
             out[name] = {
                 "voxels": int(k.size),
-                "bbox_kji": [[int(k.min()), int(j.min()), int(i.min())], [int(k.max()), int(j.max()), int(i.max())]],
+                "bbox_kji": [
+                    [int(k.min()), int(j.min()), int(i.min())],
+                    [int(k.max()), int(j.max()), int(i.max())],
+                ],
                 "z_mm": [round(float(min(z0, z1)), 1), round(float(max(z0, z1)), 1)],
             }
         return out
 
 
-def _labels_from(request: Sequence[str] | Sequence[int] | np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def _labels_from(
+    request: Sequence[str] | Sequence[int] | np.ndarray | None, rng: np.random.Generator
+) -> np.ndarray:
     if request is None:
         return sample_labels(rng)
     items = list(request)
@@ -87,7 +92,9 @@ def _labels_from(request: Sequence[str] | Sequence[int] | np.ndarray | None, rng
     if all(isinstance(v, str) for v in items):
         unknown = [v for v in items if v not in PATHOLOGY_INDEX]
         if unknown:
-            raise SynthesisError(f"unknown finding {unknown[0]!r}; expected one of the 18 CT-RATE labels")
+            raise SynthesisError(
+                f"unknown finding {unknown[0]!r}; expected one of the 18 CT-RATE labels"
+            )
         out = np.zeros(NUM_PATHOLOGIES, np.int8)
         out[[PATHOLOGY_INDEX[v] for v in items]] = 1
         return out
@@ -141,19 +148,28 @@ def generate_case(
 
         grid_out = model_grid(shape, spacing) if resolution == "model" else None
         hu, chest, bg_info = real_chest(
-            Path(real_background), np.random.default_rng(st["background"]), grid_out, allow_heldout_background
+            Path(real_background),
+            np.random.default_rng(st["background"]),
+            grid_out,
+            allow_heldout_background,
         )
         grid = chest.grid
         target = grid
         background = bg_info["name"]
         for name in bg_info["present"]:
             want[PATHOLOGY_INDEX[name]] = 1
-        unsupported = [n for n in PATHOLOGIES if n not in chest.supported and n not in bg_info["present"]]
+        unsupported = [
+            n for n in PATHOLOGIES if n not in chest.supported and n not in bg_info["present"]
+        ]
         for name in unsupported:
             want[PATHOLOGY_INDEX[name]] = 0
             known[PATHOLOGY_INDEX[name]] = False
     elif resolution == "model":
-        center = (float(rng_grid.normal(0, 6)), float(rng_grid.normal(-5, 6)), float(rng_grid.normal(0, 8)))
+        center = (
+            float(rng_grid.normal(0, 6)),
+            float(rng_grid.normal(-5, 6)),
+            float(rng_grid.normal(0, 8)),
+        )
         try:
             grid = Grid.centered(tuple(shape), tuple(spacing), center)
         except (TypeError, ValueError) as err:
@@ -161,15 +177,22 @@ def generate_case(
         target = grid
         hu, chest = build_chest(rng_anat, grid, params)
     else:
-        target, thickness = random_scanner_grid(rng_grid, 2 * params.half_width, 2 * params.half_depth)
+        target, thickness = random_scanner_grid(
+            rng_grid, 2 * params.half_width, 2 * params.half_depth
+        )
         sx, sy, sz = target.spacing
-        isp = (max(sx, 1.4), max(sy, 1.4), max(sz, 2.5))
+        isp = (max(sx, 1.8), max(sy, 1.8), max(sz, 3.0))
         nz, ny, nx = target.shape
         ishape = (
-            max(8, round(nz * sz / isp[2])), max(8, round(ny * sy / isp[1])), max(8, round(nx * sx / isp[0]))
+            max(8, round(nz * sz / isp[2])),
+            max(8, round(ny * sy / isp[1])),
+            max(8, round(nx * sx / isp[0])),
         )
         ispacing = (nx * sx / ishape[2], ny * sy / ishape[1], nz * sz / ishape[0])
-        center = tuple(o + (n - 1) * s / 2 for o, n, s in zip(target.origin, (nx, ny, nz), target.spacing, strict=True))
+        center = tuple(
+            o + (n - 1) * s / 2
+            for o, n, s in zip(target.origin, (nx, ny, nz), target.spacing, strict=True)
+        )
         grid = Grid.centered(ishape, ispacing, center)  # type: ignore[arg-type]
         hu, chest = build_chest(rng_anat, grid, params)
     names = [n for n in PATHOLOGIES if want[PATHOLOGY_INDEX[n]] and n in chest.supported]
@@ -189,9 +212,14 @@ def generate_case(
     if target is not grid:
         zoom = [t / s for t, s in zip(target.shape, grid.shape, strict=True)]
         hu = _resize(hu, target.shape, zoom, order=1)
-        masks = {k: _resize(m.astype(np.uint8), target.shape, zoom, order=0).astype(bool) for k, m in masks.items()}
+        masks = {
+            k: _resize(m.astype(np.uint8), target.shape, zoom, order=0).astype(bool)
+            for k, m in masks.items()
+        }
     rng_noise = np.random.default_rng(st["noise"])
-    hu = scanner_finish(hu, target, rng_noise, params.noise_std if real_background is None else 4.0, thickness)
+    hu = scanner_finish(
+        hu, target, rng_noise, params.noise_std if real_background is None else 4.0, thickness
+    )
     vol = Volume(
         array=np.clip(np.rint(hu), -1024, 3071).astype(np.int16),
         spacing=target.spacing,
@@ -199,7 +227,9 @@ def generate_case(
         direction=np.eye(3),
         meta={
             "PatientID": f"SYN{seed}-{index}",
-            "SeriesDescription": "RadVoice synthetic chest CT" if real_background is None else "RadVoice augmented real chest CT",
+            "SeriesDescription": "RadVoice synthetic chest CT"
+            if real_background is None
+            else "RadVoice augmented real chest CT",
             "StudyDescription": "CT CHEST",
             "WindowCenter": -600,
             "WindowWidth": 1500,
@@ -211,8 +241,17 @@ def generate_case(
     report = write_report(want, findings, np.random.default_rng(st["report"]), known=known)
     queries = sample_queries(want, np.random.default_rng(st["queries"]), n_queries, known)
     return SyntheticCase(
-        seed=int(seed), index=int(index), volume=vol, labels=want, findings=findings, masks=masks,
-        report=report, queries=queries, params=params.to_dict(), known=known, background=background,
+        seed=int(seed),
+        index=int(index),
+        volume=vol,
+        labels=want,
+        findings=findings,
+        masks=masks,
+        report=report,
+        queries=queries,
+        params=params.to_dict(),
+        known=known,
+        background=background,
     )
 
 
@@ -225,7 +264,9 @@ def _resize(a: np.ndarray, shape: tuple[int, ...], zoom: list[float], order: int
     return out
 
 
-def iter_cases(seed: int, start: int = 0, stop: int | None = None, **kwargs: Any) -> Iterator[SyntheticCase]:
+def iter_cases(
+    seed: int, start: int = 0, stop: int | None = None, **kwargs: Any
+) -> Iterator[SyntheticCase]:
     """Cases ``start, start+1, ...`` generated on the fly (no storage); endless if ``stop`` is None."""
     i = start
     while stop is None or i < stop:

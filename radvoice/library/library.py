@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class CaseLibrary:
         self.index_kind = index_kind  # None: chosen by size
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.RLock()
+        _remove_stale_temps(self.directory)
 
     def close(self) -> None:
         self.store.close()
@@ -351,6 +353,18 @@ def _ctrate_reader(path: Path) -> Callable[[], Volume] | None:
     except (ctrate.CTRateError, KeyError):
         return None
     return lambda: ctrate.read_ctrate_volume(path, meta)
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Delete index temp files left by a process killed while saving (its pid is gone)."""
+    for tmp in directory.glob(".*.faiss.*.tmp"):
+        try:
+            pid = int(tmp.name.split(".")[-3])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, IndexError, PermissionError, OSError):
+            continue
 
 
 def _text(value: object) -> str | None:

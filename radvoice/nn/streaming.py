@@ -127,7 +127,7 @@ def plan_windows(n_samples: int, config: ChunkingConfig) -> list[Window]:
     c = config.chunk_samples
     n_chunks = -(-n_samples // c)
     windows = [window_for_chunk(k, min((k + 1) * c, n_samples), config) for k in range(n_chunks)]
-    # A tail shorter than one encoder frame carries no frame of its own: merge it into nothing.
+    # A tail shorter than one encoder frame (20 ms) yields no frame of its own: it is dropped.
     if len(windows) > 1 and windows[-1].end - windows[-1].chunk_start < SAMPLES_PER_FRAME:
         windows.pop()
     return windows

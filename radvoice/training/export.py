@@ -54,3 +54,22 @@ def export_teacher(
     }
     save_model(model_dir, tensors, config, clip.dims.to_dict())
     return Path(model_dir)
+
+
+def publish_model(src_dir: Path, dst_dir: Path) -> list[Path]:
+    """Copy a checked model folder (e.g. ``runs/x/model``) to ``dst_dir`` (e.g.
+    ``models/teacher``) and register the copies in ``dst_dir.parent/registry.json``."""
+    import shutil
+
+    from radvoice.nn.registry import CONFIG_NAME, WEIGHTS_NAME, register_files, verify_file
+
+    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        verify_file(src_dir / name, src_dir.parent)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        shutil.copy2(src_dir / name, dst_dir / name)
+        out.append(dst_dir / name)
+    register_files(out, dst_dir.parent)
+    return out

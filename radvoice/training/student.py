@@ -297,7 +297,9 @@ def train_student(
         qs: list[Utterance] = []
         if use_q:
             qidx = batch_indices(len(data.train_queries), qbs, step, ts.seed + 1)
-            qs = [data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]]
+            qs = [
+                data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]
+            ]
         chunks = data.features.chunks(reps + qs, ctx.device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             emb = fwd(chunks).float()
@@ -500,7 +502,10 @@ def train_student_cli(
     teacher: str | None,
     export: Path | None,
 ) -> StudentResult:
-    """``radvoice train student``: the entry point :mod:`radvoice.cli.train` calls."""
+    """``radvoice train student``: the entry point :mod:`radvoice.cli.train` calls.
+
+    Encoder features and teacher targets are cached in ``DATA/cache`` (shared by the runs with
+    and without distillation and by ``radvoice eval``)."""
     from radvoice.nn.registry import models_dir
 
     if cfg.kind != "student":
@@ -517,6 +522,6 @@ def train_student_cli(
         teacher_dir,
         Path(out),
         resume=resume,
-        cache_dir=Path(out) / "cache",
+        cache_dir=Path(data).expanduser() / "cache",
         export_dir=export,
     )

@@ -53,13 +53,29 @@ def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
         (root / files["case"]).write_text(json.dumps(doc))
         rows.append({"case_id": cid, "index": i, **files, "labels": rec.labels.tolist()})
         split = splits[i % len(splits)]
-        items.append({"item_id": f"{cid}_report", "kind": "report", "text": rec.report,
-                      "case_id": cid, "label": None, "polarity": None})
+        items.append(
+            {
+                "item_id": f"{cid}_report",
+                "kind": "report",
+                "text": rec.report,
+                "case_id": cid,
+                "label": None,
+                "polarity": None,
+            }
+        )
         speech.append(_utt(root, f"{cid}_report", rec.report, split, rec.labels, 2.3, i))
         label = PATHOLOGIES[i % 6]
         qtext = f"is there {label.lower()}"
-        items.append({"item_id": f"{cid}_q0", "kind": "query", "text": qtext, "case_id": cid,
-                      "label": label, "polarity": None})
+        items.append(
+            {
+                "item_id": f"{cid}_q0",
+                "kind": "query",
+                "text": qtext,
+                "case_id": cid,
+                "label": label,
+                "polarity": None,
+            }
+        )
         onehot = np.eye(len(PATHOLOGIES), dtype=int)[i % 6]
         speech.append(_utt(root, f"{cid}_q0", qtext, split, onehot, 1.1, 1000 + i))
     prompts = prompt_items()
@@ -85,5 +101,14 @@ def _utt(root: Path, uid: str, text: str, split: str, labels, seconds: float, se
     path = root / SPEECH_DIR / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), toy_audio(np.asarray(labels), seconds, seed), SR, subtype="PCM_16")
-    return {"id": uid, "item_id": uid, "text": text, "spoken_text": text, "split": split,
-            "engine": "toy", "speaker": "toy", "path": rel, "duration": seconds}
+    return {
+        "id": uid,
+        "item_id": uid,
+        "text": text,
+        "spoken_text": text,
+        "split": split,
+        "engine": "toy",
+        "speaker": "toy",
+        "path": rel,
+        "duration": seconds,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,3 +81,24 @@ def evaluate_teacher(
         "volume_to_volume": label_jaccard_at_k(ct, labels, ks=(1, 5, 10)),
     }
     return TeacherEval(probs, labels, ct, txt, thr, metrics)
+
+
+def evaluate_model_dir(
+    model_dir: Path, records: list[CaseRecord], cache_dir: Path | None = None
+) -> TeacherEval:
+    """Held-out evaluation of an exported teacher with its own (validation) thresholds."""
+    from radvoice.nn.clip import load_teacher
+
+    bundle = load_teacher(model_dir, with_text=True)
+    cache = GridCache(cache_dir, bundle.clip.dims.grid)
+    for r in records:
+        cache.ensure(r)
+    return evaluate_teacher(
+        bundle.clip,
+        records,
+        cache,
+        bundle.prompts,
+        None,
+        torch.device("cpu"),
+        thresholds=bundle.thresholds,
+    )

@@ -99,10 +99,12 @@ class _Builder:
             dx = (self.X2 - xc) / (0.75 * a)
             dy = (self.Y2 - (ycc - 0.12 * b)) / b
             dy = np.where(dy > 0, 1.35 * dy, 0.8 * dy)
-            return zc - 78.0 * (dx**2 + dy**2)
+            return zc - 85.0 * (1.0 - np.exp(-(dx**2 + dy**2)))
 
         self.z_d = np.maximum(dome(-0.45 * a, self.z_dome_r), dome(0.48 * a, self.z_dome_l))
         self.z_d = self.z_d.astype(np.float32)
+        self.landmarks["dome_right"] = np.array([-0.45 * a, ycc - 0.12 * b, self.z_dome_r])
+        self.landmarks["dome_left"] = np.array([0.48 * a, ycc - 0.12 * b, self.z_dome_l])
         abd = (self.Z < self.z_d) & (self.rho_c < 1.0) & self.body
         self.abdomen = abd
         hu, p = self.hu, self.p
@@ -213,8 +215,16 @@ class _Builder:
                 np.array(
                     [
                         [sgn * 20.0, self.y_cc - self.b_c - 12.0, self.z_car + 66.0],
-                        [sgn * 0.5 * self.p.half_width, self.y_cc - self.b_c - 8.0, self.z_car + 75],
-                        [sgn * (self.p.half_width - 30), self.y_cc - 0.1 * self.b_c, self.z_car + 90],
+                        [
+                            sgn * 0.5 * self.p.half_width,
+                            self.y_cc - self.b_c - 8.0,
+                            self.z_car + 75,
+                        ],
+                        [
+                            sgn * (self.p.half_width - 30),
+                            self.y_cc - 0.1 * self.b_c,
+                            self.z_car + 90,
+                        ],
                     ]
                 ),
                 2,
@@ -265,7 +275,16 @@ class _Builder:
             ),
             3,
         )
-        svc = chaikin(np.array([[-32.0, y_tr - 12, z_top], [-34.0, y_tr - 10, self.z_car], [hc[0] - 48, hc[1] + 8, hc[2] + 30]]), 2)
+        svc = chaikin(
+            np.array(
+                [
+                    [-32.0, y_tr - 12, z_top],
+                    [-34.0, y_tr - 10, self.z_car],
+                    [hc[0] - 48, hc[1] + 8, hc[2] + 30],
+                ]
+            ),
+            2,
+        )
         t = np.linspace(0, 1, len(aorta))
         r_ao = np.interp(t, [0, 0.3, 0.55, 1], [15.5, 14.5, 12.5, 11.0]) * as_
         self.paths["aorta"] = aorta
@@ -276,23 +295,50 @@ class _Builder:
         self.landmarks["carina"] = car
         self.landmarks["trachea_top"] = np.array([0.0, y_tr, z_top])
         bif = np.array([4.0, y_tr + 4, self.z_car - 14])
-        pt = chaikin(np.array([[hc[0] - 2, hc[1] - 30, hc[2] + 28], [hc[0] + 8, y_tr - 20, self.z_car - 20], bif]), 2)
+        pt = chaikin(
+            np.array(
+                [[hc[0] - 2, hc[1] - 30, hc[2] + 28], [hc[0] + 8, y_tr - 20, self.z_car - 20], bif]
+            ),
+            2,
+        )
         self.paths["pulmonary_trunk"] = pt
         self.landmarks["pa_bifurcation"] = bif
         esoph = chaikin(
             np.array(
-                [[4.0, y_es, z_top], [6.0, y_es, self.z_car], [14.0, self.y_vb - rvy - 20, self.z_dome_l - 5], [30.0, self.y_vb - rvy - 25, self.z_dome_l - 30]]
+                [
+                    [4.0, y_es, z_top],
+                    [6.0, y_es, self.z_car],
+                    [14.0, self.y_vb - rvy - 20, self.z_dome_l - 5],
+                    [30.0, self.y_vb - rvy - 25, self.z_dome_l - 30],
+                ]
             ),
             2,
         )
         self.paths["esophagus"] = esoph
-        bcv = chaikin(np.array([[45.0, y_tr - 28, z_arch + 30], [0.0, y_tr - 32, z_arch + 22], [-32.0, y_tr - 12, z_arch + 14]]), 2)
-        bct = np.array([[-6.0, y_tr - 20, z_arch + 6], [-14.0, y_tr - 12, z_arch + 40], [-20.0, y_tr - 8, z_top]])
+        bcv = chaikin(
+            np.array(
+                [
+                    [45.0, y_tr - 28, z_arch + 30],
+                    [0.0, y_tr - 32, z_arch + 22],
+                    [-32.0, y_tr - 12, z_arch + 14],
+                ]
+            ),
+            2,
+        )
+        bct = np.array(
+            [
+                [-6.0, y_tr - 20, z_arch + 6],
+                [-14.0, y_tr - 12, z_arch + 40],
+                [-20.0, y_tr - 8, z_top],
+            ]
+        )
         lcca = np.array([[4.0, y_tr - 14, z_arch + 8], [10.0, y_tr - 12, z_top]])
-        lsa = np.array([[14.0, y_tr - 2, z_arch + 6], [24.0, y_tr, z_arch + 40], [40.0, y_tr, z_top]])
+        lsa = np.array(
+            [[14.0, y_tr - 2, z_arch + 6], [24.0, y_tr, z_arch + 40], [40.0, y_tr, z_top]]
+        )
         vessels = [
             (aorta, r_ao, self.blood),
-            (pt, np.full(len(pt), 13.5 * as_ ** 0.5), self.blood * 1.1),
+            (pt, np.full(len(pt), 13.5 * as_**0.5), self.blood * 1.1),
             (svc, np.full(len(svc), 9.5), self.blood * 1.2),
             (bcv, np.full(len(bcv), 6.0), self.blood * 1.2),
             (bct, np.full(3, 6.0), self.blood),
@@ -314,9 +360,18 @@ class _Builder:
         sac = (rho_s < 1) & above
         med[box] |= sac
         # central column separating the lungs anteriorly and behind the heart
-        col = (np.abs(self.X2 - 2.0) < 11.0) & (self.Y2 > self.y_cc - self.b_c - 5) & (self.Y2 < self.y_vb)
+        col = (
+            (np.abs(self.X2 - 2.0) < 11.0)
+            & (self.Y2 > self.y_cc - self.b_c - 5)
+            & (self.Y2 < self.y_vb)
+        )
         med |= col[None] & (self.Z < self.z_car + 85.0)
-        vb_zone = np.sqrt((self.X2 / (self.rv[0] + 7)) ** 2 + ((self.Y2 - self.y_vb) / (self.rv[1] + 7)) ** 2) < 1
+        vb_zone = (
+            np.sqrt(
+                (self.X2 / (self.rv[0] + 7)) ** 2 + ((self.Y2 - self.y_vb) / (self.rv[1] + 7)) ** 2
+            )
+            < 1
+        )
         med |= vb_zone[None]
         trachea = chaikin(np.array([[0.0, y_tr, z_top], [0.0, y_tr + 1, self.z_car + 40], car]), 2)
         tr_d = tube_distance(g, trachea, 9.5 * (p.half_width / 150.0) ** 0.5)
@@ -348,9 +403,17 @@ class _Builder:
         R = hg.radii
         specs = [
             (c + 0.15 * R[0] * u - 0.15 * R[1] * v, R * np.array([0.55, 0.45, 0.45]), self.blood),
-            (c - 0.05 * R[0] * u + 0.45 * R[1] * v, R * np.array([0.6, 0.35, 0.55]), self.blood * 1.1),
+            (
+                c - 0.05 * R[0] * u + 0.45 * R[1] * v,
+                R * np.array([0.6, 0.35, 0.55]),
+                self.blood * 1.1,
+            ),
             (c - 0.55 * R[0] * u - 0.3 * R[1] * v, R * np.array([0.35, 0.4, 0.4]), self.blood),
-            (c - 0.45 * R[0] * u + 0.5 * R[1] * v, R * np.array([0.35, 0.35, 0.4]), self.blood * 1.15),
+            (
+                c - 0.45 * R[0] * u + 0.5 * R[1] * v,
+                R * np.array([0.35, 0.35, 0.4]),
+                self.blood * 1.15,
+            ),
         ]
         for center, radii, val in specs:
             b2, rho = ellipsoid(g, center, radii, hg.axes)

@@ -82,9 +82,7 @@ class Chest:
         if not lung.any():
             return out
         k, j, i = np.nonzero(lung)
-        box = tuple(
-            slice(max(0, int(a.min()) - 1), int(a.max()) + 2) for a in (k, j, i)
-        )
+        box = tuple(slice(max(0, int(a.min()) - 1), int(a.max()) + 2) for a in (k, j, i))
         out[box] = ndimage.distance_transform_edt(lung[box], sampling=self.grid.spacing[::-1])
         return out
 

@@ -86,7 +86,9 @@ def side_of(chest: Chest, mask: np.ndarray) -> str:
     return "right" if r >= l_ else "left"
 
 
-def lobes_of(chest: Chest, mask: np.ndarray, lobes: np.ndarray | None = None, min_frac: float = 0.12) -> list[str]:
+def lobes_of(
+    chest: Chest, mask: np.ndarray, lobes: np.ndarray | None = None, min_frac: float = 0.12
+) -> list[str]:
     """Names of the lobes holding at least ``min_frac`` of a mask's lung voxels."""
     lobes = chest.lobes if lobes is None else lobes
     codes = lobes[mask]
@@ -112,7 +114,11 @@ def size_mm(chest: Chest, mask: np.ndarray) -> float:
         return 0.0
     k, j, i = np.nonzero(mask)
     sx, sy, sz = chest.grid.spacing
-    return float(max((i.max() - i.min() + 1) * sx, (j.max() - j.min() + 1) * sy, (k.max() - k.min() + 1) * sz))
+    return float(
+        max(
+            (i.max() - i.min() + 1) * sx, (j.max() - j.min() + 1) * sy, (k.max() - k.min() + 1) * sz
+        )
+    )
 
 
 def blend(hu: np.ndarray, alpha: np.ndarray, value: float | np.ndarray, where: np.ndarray) -> None:

@@ -35,7 +35,9 @@ def _zone_weight(chest: Chest, zone: str) -> np.ndarray:
     return (0.05 + w).astype(np.float32)[:, None, None]
 
 
-def _weighted_points(chest: Chest, rng: np.random.Generator, n: int, where: np.ndarray, zone: str) -> np.ndarray:
+def _weighted_points(
+    chest: Chest, rng: np.random.Generator, n: int, where: np.ndarray, zone: str
+) -> np.ndarray:
     idx = np.flatnonzero(where)
     if idx.size == 0:
         return np.zeros((0, 3))
@@ -71,7 +73,11 @@ def pleural_effusion(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
         height = 3.2 * D + 30.0
         f = np.clip(1 - (g.z - z_base) / height, 0, 1) ** 0.8
         fluid = lung & (pd < D * f)
-        fluid |= lung & (chest.pleural_depth < 0.22 * D * f) & (g.y > chest.tissue.get("cavity_y", 0) - 20)
+        fluid |= (
+            lung
+            & (chest.pleural_depth < 0.22 * D * f)
+            & (g.y > chest.tissue.get("cavity_y", 0) - 20)
+        )
         mask |= fluid
     val = float(rng.uniform(2, 18))
     hu[mask] = val + rng.normal(0, 2.0, int(mask.sum())).astype(np.float32)
@@ -91,7 +97,11 @@ def emphysema(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Finding
     if kind == "panlobular":
         lobes = np.isin(chest.lobes, LOWER_LOBES)
         field = noise_field(rng, hu.shape, g.spacing, 20.0)
-        region = lobes & (field > np.quantile(field[lobes], 1 - min(0.9, 4 * frac))) if lobes.any() else lobes
+        region = (
+            lobes & (field > np.quantile(field[lobes], 1 - min(0.9, 4 * frac)))
+            if lobes.any()
+            else lobes
+        )
         alpha = region.astype(np.float32)
         zone = "lower"
     else:
@@ -109,7 +119,9 @@ def emphysema(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Finding
     paren = region & (hu < -650)
     blend(hu, np.clip(alpha * 1.5, 0, 1), target, paren)
     mask = paren
-    return FindingResult(mask, {"kind": kind, "severity": severity, "zone": zone, "side": side_of(chest, mask)})
+    return FindingResult(
+        mask, {"kind": kind, "severity": severity, "zone": zone, "side": side_of(chest, mask)}
+    )
 
 
 def mosaic_attenuation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
@@ -128,10 +140,19 @@ def mosaic_attenuation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -
     np.maximum(hu, -1000.0, out=hu)
     mask = paren_low | paren_high
     extent = "diffuse" if low.sum() > 0.4 * lung.sum() else "patchy"
-    return FindingResult(mask, {"side": side_of(chest, mask), "extent": extent, "low_fraction": round(float(paren_low.sum()) / max(1, int(mask.sum())), 2)})
+    return FindingResult(
+        mask,
+        {
+            "side": side_of(chest, mask),
+            "extent": extent,
+            "low_fraction": round(float(paren_low.sum()) / max(1, int(mask.sum())), 2),
+        },
+    )
 
 
-def _bronchi_in(chest: Chest, lobes: list[int], min_lumen: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bronchi_in(
+    chest: Chest, lobes: list[int], min_lumen: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts, ends, radii = [], [], []
     for tree in chest.bronchi.values():
         mid = 0.5 * (tree.starts + tree.ends)
@@ -187,7 +208,9 @@ def bronchiectasis(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fi
     return FindingResult(mask, {"lobes": names, "kind": kind, "side": side_of(chest, mask)})
 
 
-def peribronchial_thickening(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
+def peribronchial_thickening(
+    hu: np.ndarray, chest: Chest, rng: np.random.Generator
+) -> FindingResult:
     """Thickened bronchial walls (wall about half the lumen diameter) in some or all lobes."""
     diffuse = rng.random() < 0.5
     lobes = list(range(1, 7)) if diffuse else _pick_lobes(rng, chest, prefer_lower=True)
@@ -204,11 +227,17 @@ def peribronchial_thickening(hu: np.ndarray, chest: Chest, rng: np.random.Genera
     before = hu.copy()
     blend(hu, fw, 50.0, lung & (hu < 0))
     mask = np.abs(hu - before) > 10.0
-    names = ["both lungs"] if diffuse else (lobes_of(chest, mask, min_frac=0.05) or [LOBE_NAMES[c] for c in lobes])
+    names = (
+        ["both lungs"]
+        if diffuse
+        else (lobes_of(chest, mask, min_frac=0.05) or [LOBE_NAMES[c] for c in lobes])
+    )
     return FindingResult(mask, {"lobes": names, "diffuse": diffuse, "side": side_of(chest, mask)})
 
 
-def interlobular_septal_thickening(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
+def interlobular_septal_thickening(
+    hu: np.ndarray, chest: Chest, rng: np.random.Generator
+) -> FindingResult:
     """A fine polygonal network of thickened septa in the subpleural lung (basal predominance)."""
     g = chest.grid
     lung = chest.lungs > 0
@@ -226,7 +255,9 @@ def interlobular_septal_thickening(hu: np.ndarray, chest: Chest, rng: np.random.
     return FindingResult(region, {"zone": zone, "side": side_of(chest, region)})
 
 
-def pulmonary_fibrotic_sequela(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
+def pulmonary_fibrotic_sequela(
+    hu: np.ndarray, chest: Chest, rng: np.random.Generator
+) -> FindingResult:
     """Parenchymal bands (linear scars reaching the pleura) with some reticulation."""
     g = chest.grid
     lung = chest.lungs > 0
@@ -248,11 +279,18 @@ def pulmonary_fibrotic_sequela(hu: np.ndarray, chest: Chest, rng: np.random.Gene
         mask |= band
     if rng.random() < 0.5:
         f = noise_field(rng, hu.shape, g.spacing, 7.0)
-        ret = lung & (chest.pleural_depth < 10.0) & (np.abs(f) < 0.15) & (_zone_weight(chest, zone) > 0.5)
+        ret = (
+            lung
+            & (chest.pleural_depth < 10.0)
+            & (np.abs(f) < 0.15)
+            & (_zone_weight(chest, zone) > 0.5)
+        )
         blend(hu, np.full(hu.shape, 0.6, np.float32), -250.0, ret & (hu < -500))
         mask |= ret
     names = lobes_of(chest, mask, min_frac=0.1)
-    return FindingResult(mask, {"lobes": names, "zone": zone, "count": n, "side": side_of(chest, mask)})
+    return FindingResult(
+        mask, {"lobes": names, "zone": zone, "count": n, "side": side_of(chest, mask)}
+    )
 
 
 def lung_opacity(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
@@ -260,7 +298,9 @@ def lung_opacity(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Find
     g = chest.grid
     lung = chest.lungs > 0
     pattern = str(rng.choice(["patchy", "peripheral", "focal"], p=[0.45, 0.3, 0.25]))
-    n = {"patchy": int(rng.integers(3, 9)), "peripheral": int(rng.integers(4, 12)), "focal": 1}[pattern]
+    n = {"patchy": int(rng.integers(3, 9)), "peripheral": int(rng.integers(4, 12)), "focal": 1}[
+        pattern
+    ]
     where = lung & (chest.pleural_depth < 20) if pattern == "peripheral" else lung
     pts = chest.lung_points(rng, n, where)
     radii = rng.uniform(8, 22 if pattern != "focal" else 18, size=len(pts))
@@ -287,8 +327,9 @@ def consolidation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fin
     if not lobe:
         return FindingResult(np.zeros(hu.shape, bool), {})
     in_lobe = chest.lobes == lobe[0]
-    c = chest.lung_points(rng, 1, in_lobe)[0]
-    radius = float(rng.uniform(14, 35))
+    near_pleura = in_lobe & (chest.pleural_depth < 20.0)
+    c = chest.lung_points(rng, 1, near_pleura if near_pleura.any() else in_lobe)[0]
+    radius = float(rng.uniform(18, 45))
     box, rho = lobulated_ball(g, rng, c, radius, 0.25)
     mask = np.zeros(hu.shape, bool)
     mask[box] = (rho < 1) & in_lobe[box]
@@ -306,8 +347,12 @@ def consolidation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fin
     names = lobes_of(chest, mask)
     return FindingResult(
         mask,
-        {"lobes": names, "side": side_of(chest, mask), "size_mm": round(main_size),
-         "air_bronchograms": bool(bronchogram.any())},
+        {
+            "lobes": names,
+            "side": side_of(chest, mask),
+            "size_mm": round(main_size),
+            "air_bronchograms": bool(bronchogram.any()),
+        },
     )
 
 
@@ -330,7 +375,9 @@ def atelectasis(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Findi
             v = np.cross(u, [0.0, 0.0, 1.0])
             v /= np.linalg.norm(v) + 1e-9
             w = np.cross(u, v)
-            box, rho = ellipsoid(g, c, np.array([length / 2, length / 4, thick / 2]), np.stack([u, v, w]))
+            box, rho = ellipsoid(
+                g, c, np.array([length / 2, length / 4, thick / 2]), np.stack([u, v, w])
+            )
             if box is None:
                 continue
             band = (rho < 1) & lung[box]
@@ -385,14 +432,29 @@ def lung_nodule(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Findi
             sub[inside & (rho < 0.45)] = float(rng.uniform(10, 40))
         mask[box] |= inside
         code = lobe_at(chest, c)
-        nodules.append({"size_mm": round(d), "kind": kind, "lobe": LOBE_NAMES.get(code, "lung"),
-                        "side": "right" if c[0] < 0 else "left"})
+        nodules.append(
+            {
+                "size_mm": round(d),
+                "kind": kind,
+                "lobe": LOBE_NAMES.get(code, "lung"),
+                "side": "right" if c[0] < 0 else "left",
+            }
+        )
     nodules.sort(key=lambda x: -x["size_mm"])
     return FindingResult(mask, {"nodules": nodules, "side": side_of(chest, mask)})
 
 
 __all__ = [
-    "atelectasis", "bronchiectasis", "consolidation", "emphysema", "interlobular_septal_thickening",
-    "lung_nodule", "lung_opacity", "mosaic_attenuation", "peribronchial_thickening",
-    "pleural_effusion", "pulmonary_fibrotic_sequela", "UPPER_LOBES",
+    "atelectasis",
+    "bronchiectasis",
+    "consolidation",
+    "emphysema",
+    "interlobular_septal_thickening",
+    "lung_nodule",
+    "lung_opacity",
+    "mosaic_attenuation",
+    "peribronchial_thickening",
+    "pleural_effusion",
+    "pulmonary_fibrotic_sequela",
+    "UPPER_LOBES",
 ]

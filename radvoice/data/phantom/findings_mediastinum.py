@@ -54,7 +54,11 @@ def size_mm_x(chest: Chest, sub: np.ndarray, box) -> float:
 def pericardial_effusion(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
     """A fluid rim (5-25 HU) around the heart, thicker posteriorly and inferiorly."""
     h = chest.heart
-    t = float(rng.choice([rng.uniform(4, 10), rng.uniform(10, 20), rng.uniform(20, 30)], p=[0.5, 0.35, 0.15]))
+    t = float(
+        rng.choice(
+            [rng.uniform(4, 10), rng.uniform(10, 20), rng.uniform(20, 30)], p=[0.5, 0.35, 0.15]
+        )
+    )
     g = chest.grid
     shell = HeartGeometry(h.center + np.array([0.0, 0.25 * t, -0.2 * t]), h.radii + t, h.axes)
     box, rho_o = ellipsoid(g, shell.center, shell.radii, shell.axes)
@@ -90,12 +94,20 @@ def coronary_paths(h: HeartGeometry) -> dict[str, np.ndarray]:
     phi_l = np.linspace(-0.15, -1.0 * np.pi, 30)
     lcx = ring_c + ring_r * (np.cos(phi_l)[:, None] * ant + np.sin(phi_l)[:, None] * side)
     t = np.linspace(t0, 0.92, 40)
-    lad = h.center + u * (t * h.radii[0])[:, None] + (r_s * np.sqrt(1 - t**2))[:, None] * (ant - 0.25 * side)
+    lad = (
+        h.center
+        + u * (t * h.radii[0])[:, None]
+        + (r_s * np.sqrt(1 - t**2))[:, None] * (ant - 0.25 * side)
+    )
     return {"left anterior descending": lad, "circumflex": lcx, "right coronary": rca}
 
 
 def _plaques(
-    hu: np.ndarray, chest: Chest, rng: np.random.Generator, pts: np.ndarray, sizes: np.ndarray,
+    hu: np.ndarray,
+    chest: Chest,
+    rng: np.random.Generator,
+    pts: np.ndarray,
+    sizes: np.ndarray,
     hu_range: tuple[float, float],
 ) -> np.ndarray:
     mask = np.zeros(hu.shape, bool)
@@ -130,7 +142,9 @@ def coronary_calcification(hu: np.ndarray, chest: Chest, rng: np.random.Generato
     return FindingResult(mask, {"vessels": sorted(chosen), "count": count, "severity": severity})
 
 
-def arterial_wall_calcification(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
+def arterial_wall_calcification(
+    hu: np.ndarray, chest: Chest, rng: np.random.Generator
+) -> FindingResult:
     """Calcified plaques on the aortic wall (arch and descending aorta predominant)."""
     path, radius = chest.paths["aorta"], chest.paths["aorta_radius"]
     n = len(path)
@@ -175,9 +189,8 @@ def hiatal_hernia(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fin
     low = es[np.argmin(np.abs(es[:, 2] - (chest.heart.center[2] - 20)))]
     size = float(rng.uniform(25, 65))
     radii = np.array([size * 0.55, size * 0.45, size * 0.5])
-    k, j, i = np.clip(np.rint(g.to_index(low)).astype(int), 0, np.array(g.shape) - 1)
-    zd = float(chest.diaphragm_z[j, i])
-    center = np.array([low[0] + 4.0, low[1], zd + radii[2] * 0.55])
+    zd = float(chest.landmarks["dome_left"][2]) - 12.0
+    center = np.array([low[0] + 4.0, low[1], zd + radii[2] * 0.5])
     box, rho = ellipsoid(g, center, radii)
     _, rho_h = ellipsoid(g, chest.heart.center, chest.heart.radii, chest.heart.axes, box=box)
     aorta = tube_distance(g, chest.paths["aorta"], chest.paths["aorta_radius"])[box] < 1.05
@@ -242,7 +255,9 @@ def lymphadenopathy(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> F
         mask[box] |= node
     chest.lungs[mask] = 0
     chest.lungs_changed()
-    return FindingResult(mask, {"stations": sorted(str(c) for c in chosen), "short_axis_mm": round(largest)})
+    return FindingResult(
+        mask, {"stations": sorted(str(c) for c in chosen), "short_axis_mm": round(largest)}
+    )
 
 
 def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
@@ -258,7 +273,9 @@ def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
     fat_pts = chest.subcutaneous_fat
 
     def in_fat(x: float, z: float) -> np.ndarray:
-        k, j, i = np.clip(np.rint(g.to_index(np.array([x, y_front, z]))).astype(int), 0, np.array(g.shape) - 1)
+        k, j, i = np.clip(
+            np.rint(g.to_index(np.array([x, y_front, z]))).astype(int), 0, np.array(g.shape) - 1
+        )
         col = np.nonzero(fat_pts[k, : g.shape[1] // 2, i])[0]
         if col.size:
             y = float(g.y[0, col.min(), 0] + g.y[0, col.max(), 0]) / 2 + 4.0
@@ -280,14 +297,33 @@ def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
         svc = chest.paths["svc"]
         h = chest.heart
         rv_apex = h.center + h.axes[0] * 0.55 * h.radii[0] - np.array([0.0, 8.0, 0.0])
-        lead = np.vstack([gen, gen + np.array([-30.0, 20.0, 10.0]), np.array([-5.0, svc[0][1], car[2] + 40]), svc[len(svc) // 2], svc[-1], h.center + np.array([-20.0, -5.0, 0.0]), rv_apex])
+        lead = np.vstack(
+            [
+                gen,
+                gen + np.array([-30.0, 20.0, 10.0]),
+                np.array([-5.0, svc[0][1], car[2] + 40]),
+                svc[len(svc) // 2],
+                svc[-1],
+                h.center + np.array([-20.0, -5.0, 0.0]),
+                rv_apex,
+            ]
+        )
         wire(chaikin(lead, 3), 1.3, 2500.0)
         where = "left infraclavicular generator with leads in the right heart"
     elif kind == "sternotomy wires":
         st = chest.landmarks["sternum"]
         zs = np.sort(rng.uniform(st[2] - 70, st[2] + 35, int(rng.integers(4, 8))))
         for z in zs:
-            ring = np.array([[-16.0, st[1] + 8, z], [-18.0, st[1] - 4, z], [0.0, st[1] - 9, z], [18.0, st[1] - 4, z], [16.0, st[1] + 8, z], [-16.0, st[1] + 8, z]])
+            ring = np.array(
+                [
+                    [-16.0, st[1] + 8, z],
+                    [-18.0, st[1] - 4, z],
+                    [0.0, st[1] - 9, z],
+                    [18.0, st[1] - 4, z],
+                    [16.0, st[1] + 8, z],
+                    [-16.0, st[1] + 8, z],
+                ]
+            )
             wire(ring, 1.2, 3000.0)
         where = "median sternotomy"
     elif kind == "port catheter":
@@ -297,7 +333,14 @@ def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
             hu[box][(rho < 1) & (rho > 0.6)] = 1800.0
             mask[box] |= rho < 1
         svc = chest.paths["svc"]
-        wire(chaikin(np.vstack([port, port + np.array([15.0, 15.0, 25.0]), svc[len(svc) // 3], svc[-2]]), 3), 1.4, 600.0)
+        wire(
+            chaikin(
+                np.vstack([port, port + np.array([15.0, 15.0, 25.0]), svc[len(svc) // 3], svc[-2]]),
+                3,
+            ),
+            1.4,
+            600.0,
+        )
         where = "right chest wall port with catheter tip in the superior vena cava"
     else:
         n = int(rng.integers(2, 7))

@@ -8,24 +8,42 @@ import numpy as np
 
 from radvoice.data.phantom.context import Chest
 from radvoice.data.phantom.shapes import noise_field, splat_segments, tube_distance
-from radvoice.data.phantom.trees import Tree, grow_tree, offset_tree
+from radvoice.data.phantom.trees import grow_tree, offset_tree
 
 if TYPE_CHECKING:
     from radvoice.data.phantom.anatomy import _Builder
 
 SYNTHETIC_SUPPORTED = frozenset(
     [
-        "Medical material", "Arterial wall calcification", "Cardiomegaly", "Pericardial effusion",
-        "Coronary artery wall calcification", "Hiatal hernia", "Lymphadenopathy", "Emphysema",
-        "Atelectasis", "Lung nodule", "Lung opacity", "Pulmonary fibrotic sequela",
-        "Pleural effusion", "Mosaic attenuation pattern", "Peribronchial thickening",
-        "Consolidation", "Bronchiectasis", "Interlobular septal thickening",
+        "Medical material",
+        "Arterial wall calcification",
+        "Cardiomegaly",
+        "Pericardial effusion",
+        "Coronary artery wall calcification",
+        "Hiatal hernia",
+        "Lymphadenopathy",
+        "Emphysema",
+        "Atelectasis",
+        "Lung nodule",
+        "Lung opacity",
+        "Pulmonary fibrotic sequela",
+        "Pleural effusion",
+        "Mosaic attenuation pattern",
+        "Peribronchial thickening",
+        "Consolidation",
+        "Bronchiectasis",
+        "Interlobular septal thickening",
     ]
 )
 
 
 def lobe_map(
-    lungs: np.ndarray, X: np.ndarray, Y: np.ndarray, Z: np.ndarray, hilum_y: float, hilum_z: float,
+    lungs: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    Z: np.ndarray,
+    hilum_y: float,
+    hilum_z: float,
     b_c: float,
 ) -> np.ndarray:
     """Lobe codes from fissure planes: oblique fissures rise posteriorly, the horizontal
@@ -97,12 +115,24 @@ def render_lungs(b: _Builder) -> Chest:
         d = tube_distance(g, pa, np.array([10.0, 9.0, 8.0]))
         hu[d < 1.0] = b.blood * 1.1
         b.mediastinum_mask |= (d < 1.0) & (lungs == 0) & b.body
-        mb = np.array([car, car + (root - car) * 0.55 + np.array([0, 6.0, -4.0]), root + np.array([0, 9.0, 2.0])])
+        mb = np.array(
+            [
+                car,
+                car + (root - car) * 0.55 + np.array([0, 6.0, -4.0]),
+                root + np.array([0, 9.0, 2.0]),
+            ]
+        )
         rb = np.array([7.5, 6.5, 5.5]) if side == 1 else np.array([6.8, 6.0, 5.2])
         d = tube_distance(g, mb, rb)
         hu[d < 1.0] = 50.0
         hu[d < 0.78] = -1000.0
-        pv = np.array([vroot, vroot + np.array([18.0 if side == 1 else -18.0, 6, -4]), b.heart.center + np.array([-5.0 if side == 1 else 20.0, 40.0, 10.0])])
+        pv = np.array(
+            [
+                vroot,
+                vroot + np.array([18.0 if side == 1 else -18.0, 6, -4]),
+                b.heart.center + np.array([-5.0 if side == 1 else 20.0, 40.0, 10.0]),
+            ]
+        )
         d = tube_distance(g, pv, 7.0)
         hu[(d < 1.0) & (lungs == 0) & b.body & ~b.abdomen] = b.blood
     lungs[b.mediastinum_mask] = 0
@@ -112,7 +142,9 @@ def render_lungs(b: _Builder) -> Chest:
     lumen_f = np.zeros(g.shape, np.float32)
     if kk.size:
         box = (
-            slice(kk.min(), kk.max() + 1), slice(jj.min(), jj.max() + 1), slice(ii.min(), ii.max() + 1)
+            slice(kk.min(), kk.max() + 1),
+            slice(jj.min(), jj.max() + 1),
+            slice(ii.min(), ii.max() + 1),
         )
         allv = art_parts + vein_parts
         fv = splat_segments(
@@ -154,6 +186,10 @@ def render_lungs(b: _Builder) -> Chest:
         arteries=arteries,
         supported=SYNTHETIC_SUPPORTED,
         synthetic=True,
-        tissue={"blood_hu": float(b.blood), "cavity_a": float(b.a_c), "cavity_b": float(b.b_c),
-                "cavity_y": float(b.y_cc)},
+        tissue={
+            "blood_hu": float(b.blood),
+            "cavity_a": float(b.a_c),
+            "cavity_b": float(b.b_c),
+            "cavity_y": float(b.y_cc),
+        },
     )

@@ -23,8 +23,14 @@ from radvoice.errors import RadVoiceError
 
 REAL_SUPPORTED = frozenset(
     [
-        "Emphysema", "Atelectasis", "Lung nodule", "Lung opacity", "Pulmonary fibrotic sequela",
-        "Pleural effusion", "Mosaic attenuation pattern", "Consolidation",
+        "Emphysema",
+        "Atelectasis",
+        "Lung nodule",
+        "Lung opacity",
+        "Pulmonary fibrotic sequela",
+        "Pleural effusion",
+        "Mosaic attenuation pattern",
+        "Consolidation",
         "Interlobular septal thickening",
     ]
 )
@@ -47,7 +53,9 @@ def _load(path: str) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], 
         raise BackgroundError(f"{Path(path).name}: not a 3-D volume")
     direction = np.asarray(img.GetDirection()).reshape(3, 3)
     if not np.allclose(np.abs(direction), np.eye(3), atol=1e-3):
-        raise BackgroundError(f"{Path(path).name}: oblique volumes are not supported as backgrounds")
+        raise BackgroundError(
+            f"{Path(path).name}: oblique volumes are not supported as backgrounds"
+        )
     arr = sitk.GetArrayFromImage(img).astype(np.float32)
     flips = np.sign(np.diag(direction))
     for axis, f in zip((2, 1, 0), flips, strict=True):  # make the array axes point +x, +y, +z
@@ -72,7 +80,13 @@ def _elastic_coords(
     ctrl = rng.normal(0, 1, (3, 4, 5, 5)).astype(np.float32)
     amp = np.array([4.0, 6.0, 6.0]) * rng.uniform(0.5, 1.0)
     disp = np.stack(
-        [ndimage.zoom(c, (nz / 4, ny / 5, nx / 5), order=1, grid_mode=True, mode="nearest")[:nz, :ny, :nx] * a for c, a in zip(ctrl, amp, strict=True)]
+        [
+            ndimage.zoom(c, (nz / 4, ny / 5, nx / 5), order=1, grid_mode=True, mode="nearest")[
+                :nz, :ny, :nx
+            ]
+            * a
+            for c, a in zip(ctrl, amp, strict=True)
+        ]
     )
     scale = rng.uniform(0.94, 1.06)
     shift = rng.normal(0, [6.0, 6.0, 8.0])
@@ -129,22 +143,31 @@ def real_chest(
     """Warp a real CT onto ``grid`` (None: its own grid) and describe it as a :class:`Chest`."""
     name = Path(path).name.split(".")[0].replace("_image", "")
     if any(name.startswith(h) for h in HELDOUT_NAMES) and not allow_heldout:
-        raise BackgroundError(f"{name} is the held-out evaluation case and never enters training data")
+        raise BackgroundError(
+            f"{name} is the held-out evaluation case and never enters training data"
+        )
     if not Path(path).exists():
         raise BackgroundError(f"background CT not found: {path}")
     arr, spacing, origin, label = _load(str(path))
     nz, ny, nx = arr.shape
-    src_center = np.array([(nx - 1) * spacing[0] / 2, (ny - 1) * spacing[1] / 2, (nz - 1) * spacing[2] / 2])
+    src_center = np.array(
+        [(nx - 1) * spacing[0] / 2, (ny - 1) * spacing[1] / 2, (nz - 1) * spacing[2] / 2]
+    )
     if grid is None:
         center = tuple(o + c for o, c in zip(origin, src_center, strict=True))
         grid = Grid.centered(arr.shape, tuple(spacing), center)  # type: ignore[arg-type]
     local = Grid.centered(grid.shape, grid.spacing)
     coords = _elastic_coords(rng, local, spacing, src_center)
-    hu = ndimage.map_coordinates(arr, coords, order=1, mode="constant", cval=-1024.0).astype(np.float32)
+    hu = ndimage.map_coordinates(arr, coords, order=1, mode="constant", cval=-1024.0).astype(
+        np.float32
+    )
     hu = hu * float(rng.uniform(0.97, 1.03)) + float(rng.normal(0, 10))
     nodule = None
     if label is not None:
-        nodule = ndimage.map_coordinates(label.astype(np.float32), coords, order=1, mode="constant") > 0.5
+        nodule = (
+            ndimage.map_coordinates(label.astype(np.float32), coords, order=1, mode="constant")
+            > 0.5
+        )
     body, lungs, med = derive_masks(hu, grid)
     lung = lungs > 0
     k, j, i = np.nonzero(lung) if lung.any() else (np.array([0]), np.array([0]), np.array([0]))
@@ -157,24 +180,50 @@ def real_chest(
     centre = grid.to_mm(np.array([k.mean(), j.mean(), i.mean()]))
     zd = np.full(grid.shape[1:], z_lo, np.float32)
     chest = Chest(
-        grid=grid, body=body, lungs=lungs, lobes=lobes, mediastinum=med,
-        mediastinal_fat=med & (hu < -50) & (hu > -150), cavity_wall=body & ~lung & ~med,
-        subcutaneous_fat=body & (hu < -50) & (hu > -150) & ~med, heart=None,
-        landmarks={"cavity_center": centre}, paths={}, diaphragm_z=zd, airway_lumen=lumen,
-        supported=REAL_SUPPORTED, synthetic=False,
+        grid=grid,
+        body=body,
+        lungs=lungs,
+        lobes=lobes,
+        mediastinum=med,
+        mediastinal_fat=med & (hu < -50) & (hu > -150),
+        cavity_wall=body & ~lung & ~med,
+        subcutaneous_fat=body & (hu < -50) & (hu > -150) & ~med,
+        heart=None,
+        landmarks={"cavity_center": centre},
+        paths={},
+        diaphragm_z=zd,
+        airway_lumen=lumen,
+        supported=REAL_SUPPORTED,
+        synthetic=False,
         tissue={"cavity_y": float(centre[1]), "cavity_b": b_half},
     )
     info: dict[str, Any] = {"name": name, "present": [], "masks": {}, "findings": {}}
     if nodule is not None and nodule.any():
-        code = np.bincount(lobes[nodule & (lobes > 0)], minlength=7).argmax() if (nodule & (lobes > 0)).any() else 0
+        code = (
+            np.bincount(lobes[nodule & (lobes > 0)], minlength=7).argmax()
+            if (nodule & (lobes > 0)).any()
+            else 0
+        )
         kk, jj, ii2 = np.nonzero(nodule)
-        size = max((np.ptp(ii2) + 1) * grid.spacing[0], (np.ptp(jj) + 1) * grid.spacing[1], (np.ptp(kk) + 1) * grid.spacing[2])
+        size = max(
+            (np.ptp(ii2) + 1) * grid.spacing[0],
+            (np.ptp(jj) + 1) * grid.spacing[1],
+            (np.ptp(kk) + 1) * grid.spacing[2],
+        )
         side = "right" if grid.x[0, 0, int(ii2.mean())] < centre[0] else "left"
         info["present"].append("Lung nodule")
         info["masks"]["Lung nodule"] = nodule
         info["findings"]["Lung nodule"] = {
-            "nodules": [{"size_mm": round(float(size)), "kind": "solid", "lobe": LOBE_NAMES.get(int(code), f"{side} lung"), "side": side}],
-            "side": side, "source": "annotated in the background CT",
+            "nodules": [
+                {
+                    "size_mm": round(float(size)),
+                    "kind": "solid",
+                    "lobe": LOBE_NAMES.get(int(code), f"{side} lung"),
+                    "side": side,
+                }
+            ],
+            "side": side,
+            "source": "annotated in the background CT",
         }
         lungs[nodule] = 0
         chest.lungs_changed()

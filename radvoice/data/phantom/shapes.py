@@ -149,13 +149,19 @@ def splat_segments(
 
 
 def noise_field(
-    rng: np.random.Generator, shape: tuple[int, int, int], spacing: tuple[float, float, float],
+    rng: np.random.Generator,
+    shape: tuple[int, int, int],
+    spacing: tuple[float, float, float],
     scale_mm: float,
 ) -> np.ndarray:
     """Smooth noise with a correlation length of about ``scale_mm`` on an anisotropic grid."""
     factor = max(1, int(round(scale_mm / (2.0 * float(min(spacing[:2]))))))
     zfac = max(1, int(round(scale_mm / (2.0 * spacing[2]))))
-    coarse = (max(2, shape[0] // zfac + 2), max(2, shape[1] // factor + 2), max(2, shape[2] // factor + 2))
+    coarse = (
+        max(2, shape[0] // zfac + 2),
+        max(2, shape[1] // factor + 2),
+        max(2, shape[2] // factor + 2),
+    )
     n = ndimage.gaussian_filter(rng.standard_normal(coarse).astype(np.float32), 1.0)
     zoom = [s / c for s, c in zip(shape, coarse, strict=True)]
     up = ndimage.zoom(n, zoom, order=1, grid_mode=True, mode="nearest")

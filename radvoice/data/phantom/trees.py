@@ -26,7 +26,10 @@ class Tree:
 
     def select(self, keep: np.ndarray) -> Tree:
         return Tree(
-            self.starts[keep], self.ends[keep], self.radii[keep], self.generation[keep],
+            self.starts[keep],
+            self.ends[keep],
+            self.radii[keep],
+            self.generation[keep],
             self.territory[keep],
         )
 
@@ -89,8 +92,11 @@ def grow_tree(
         lo, hi, start = lo[srt], hi[srt], start[srt]
         gen += 1
     return Tree(
-        np.concatenate(starts), np.concatenate(ends), np.concatenate(radii),
-        np.concatenate(gens), np.concatenate(terr),
+        np.concatenate(starts),
+        np.concatenate(ends),
+        np.concatenate(radii),
+        np.concatenate(gens),
+        np.concatenate(terr),
     )
 
 
@@ -104,5 +110,10 @@ def offset_tree(tree: Tree, distance: np.ndarray, rng: np.random.Generator) -> T
     if rng.random() < 0.5:
         side = -side
     shift = side * np.asarray(distance)[:, None]
-    return Tree(tree.starts + shift, tree.ends + shift, tree.radii.copy(), tree.generation.copy(),
-                tree.territory.copy())
+    return Tree(
+        tree.starts + shift,
+        tree.ends + shift,
+        tree.radii.copy(),
+        tree.generation.copy(),
+        tree.territory.copy(),
+    )

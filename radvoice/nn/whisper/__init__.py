@@ -1,0 +1,1 @@
+"""Whisper: CTranslate2 converter, torch audio encoder, ASR cascade baseline."""

@@ -1,0 +1,127 @@
+"""``radvoice classify VOLUME [--audio WAV | --text TEXT]... [--json]``.
+
+Prints all 18 zero-shot probabilities and the per-class thresholds of the shipped teacher; each
+``--audio`` / ``--text`` query (in the order given) is matched to the pathology it asks about
+(``label``, ``label_score``) and answered with that pathology's ``probability``. One query gives
+``query``; several give ``queries`` (a list). Models load once. Any WAV rate/channel count is
+accepted; unreadable input exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+class _QueryAction(argparse.Action):
+    """Keep ``--audio`` and ``--text`` in one list, in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        items = list(getattr(namespace, "queries", None) or [])
+        items.append((self.dest, values))
+        namespace.queries = items
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "classify", help="zero-shot findings of a CT, optionally answering spoken/typed questions"
+    )
+    p.add_argument("volume", help="a volume file (NIfTI, NRRD, MHA, ...) or a DICOM folder")
+    p.add_argument(
+        "--audio",
+        action=_QueryAction,
+        dest="audio",
+        metavar="WAV",
+        help="a spoken question (any sample rate / channels); repeatable",
+    )
+    p.add_argument(
+        "--text",
+        action=_QueryAction,
+        dest="text",
+        metavar="TEXT",
+        help="a typed question; repeatable",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--models", help="models folder (default: the repository's models/)")
+    p.add_argument("--series", help="DICOM series UID when the folder holds several")
+    p.set_defaults(func=run, queries=None)
+
+
+def answer(models: Any, probabilities: dict[str, float], kind: str, value: str) -> dict[str, Any]:
+    """Embed one query (audio path or text), match it to a pathology, attach its probability."""
+    if kind == "audio":
+        from radvoice.audio import load_audio
+
+        embedding = models.embed_audio(load_audio(value))
+    else:
+        from radvoice.errors import RadVoiceError
+
+        if not value.strip():
+            raise RadVoiceError("--text needs a non-empty question")
+        embedding = models.embed_text(value)
+    label, score = models.match_query(embedding)
+    return {
+        "source": kind,
+        "input": value,
+        "label": label,
+        "label_score": float(score),
+        "probability": float(probabilities[label]),
+    }
+
+
+def classify(models: Any, volume: Any, queries: list[tuple[str, str]]) -> dict[str, Any]:
+    """The JSON object of the CLI contract for a loaded volume."""
+    probabilities = models.zero_shot(models.embed_volume(volume))
+    out: dict[str, Any] = {
+        "volume": volume.describe() if hasattr(volume, "describe") else str(volume.source),
+        "probabilities": probabilities,
+        "thresholds": models.thresholds,
+    }
+    answers = [answer(models, probabilities, kind, value) for kind, value in queries]
+    if len(answers) == 1:
+        out["query"] = answers[0]
+    elif answers:
+        out["queries"] = answers
+    return out
+
+
+def _print_text(result: dict[str, Any]) -> None:
+    probs, thr = result["probabilities"], result["thresholds"]
+    width = max(len(k) for k in probs)
+    answers = [result["query"]] if "query" in result else result.get("queries", [])
+    for a in answers:
+        flag = "present" if a["probability"] >= thr[a["label"]] else "not present"
+        print(f"Q ({a['source']}): {a['input']}")
+        print(
+            f"  → {a['label']} (match {a['label_score']:.2f}): p = {a['probability']:.3f}, {flag}"
+        )
+    first = [a["label"] for a in answers]
+    order = first + sorted((k for k in probs if k not in first), key=lambda k: -probs[k])
+    print(f"{'finding':<{width}}  prob   thr    call")
+    for name in dict.fromkeys(order):
+        call = "present" if probs[name] >= thr[name] else ""
+        print(f"{name:<{width}}  {probs[name]:.3f}  {thr[name]:.3f}  {call}")
+    print("(synthetic-data research model: not for clinical use)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from radvoice.imaging import read_volume
+    from radvoice.nn.pipeline import RadVoiceModels
+
+    queries = list(args.queries or [])
+    for kind, value in queries:  # fail fast on a missing file, before any model loads
+        if kind == "audio" and not Path(value).is_file():
+            from radvoice.audio.errors import AudioReadError
+
+            raise AudioReadError(f"audio file not found: {value}")
+    volume = read_volume(args.volume, series_uid=args.series)
+    models = RadVoiceModels(root=args.models) if args.models else RadVoiceModels()
+    result = classify(models, volume, queries)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        _print_text(result)
+    return 0

@@ -1,0 +1,279 @@
+"""``radvoice eval``'s computation: the four systems × the conditions, in the CT-CLIP protocol.
+
+Systems: the text teacher (typed prompts / reports / queries), the speech student without and
+with distillation (spoken ones), and the ASR cascade (Whisper transcript → text teacher).
+
+Per system and condition:
+
+* zero-shot classification of the test CT set with the system's prompt embeddings (each
+  pathology's "present" / "not present" prompts averaged over templates — and, for speech, over
+  the spoken prompts of that condition); AUROC, weighted F1, accuracy and precision per class and
+  macro, thresholds chosen on the calibration set (ROC point closest to (0, 1));
+* spoken report → volume Recall@{1,5,10} among the test reports' cases;
+* spoken query → pathology top-1 accuracy (teacher query prototypes).
+
+Gap recovery = (speech KD − speech no-KD) / (text − speech no-KD), on macro AUROC.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radvoice.eval.eval_sets import (
+    CONDITIONS,
+    CaseSet,
+    EvalDataError,
+    condition_utterances,
+    noise_transform,
+    transcripts,
+)
+from radvoice.eval.metrics import classification_report, recall_at_k
+from radvoice.labels import PATHOLOGIES
+from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
+from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
+
+log = logging.getLogger(__name__)
+SYSTEMS: tuple[str, ...] = ("text", "speech_nokd", "speech_kd", "cascade")
+SYSTEM_TITLES = {
+    "text": "text teacher",
+    "speech_nokd": "speech, no KD",
+    "speech_kd": "speech, KD",
+    "cascade": "ASR cascade",
+}
+Embedder = Callable[[list[Utterance]], torch.Tensor]
+
+
+@dataclass
+class CellResult:
+    """One system on one condition."""
+
+    macro: dict[str, float]
+    per_class_auroc: dict[str, float]
+    retrieval: dict[str, float] = field(default_factory=dict)
+    query_top1: float = float("nan")
+    n_cases: int = 0
+    n_prompts: int = 0
+    roc: tuple[np.ndarray, np.ndarray] | None = None  # labels, probabilities (known entries)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "macro": self.macro,
+            "per_class_auroc": self.per_class_auroc,
+            "retrieval": self.retrieval,
+            "query_top1": self.query_top1,
+            "n_cases": self.n_cases,
+            "n_prompts": self.n_prompts,
+        }
+
+
+@dataclass
+class EvalResult:
+    cells: dict[str, dict[str, CellResult]]
+    gap_recovery: dict[str, float]
+    info: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "systems": [s for s in SYSTEMS if s in self.cells],
+            "conditions": list(self.gap_recovery),
+            "results": {s: {c: r.to_dict() for c, r in d.items()} for s, d in self.cells.items()},
+            "gap_recovery": self.gap_recovery,
+            "info": self.info,
+        }
+
+
+def gap_recovery(text: float, no_kd: float, kd: float) -> float:
+    """(KD − no-KD) / (text − no-KD): the share of the text–speech gap distillation closes."""
+    if not all(np.isfinite([text, no_kd, kd])) or abs(text - no_kd) < 1e-9:
+        return float("nan")
+    return float((kd - no_kd) / (text - no_kd))
+
+
+def speech_prompts(utts: list[Utterance], emb: torch.Tensor) -> torch.Tensor:
+    """``(18, 2, D)``: per pathology and polarity, the normalised mean of spoken prompt embeddings."""
+    d = emb.shape[-1]
+    sums = torch.zeros(len(PATHOLOGIES), 2, d)
+    counts = torch.zeros(len(PATHOLOGIES), 2)
+    for u, e in zip(utts, emb, strict=True):
+        side = 0 if u.polarity == 1 else 1
+        sums[u.label_index, side] += F.normalize(e.float(), dim=0)
+        counts[u.label_index, side] += 1
+    if (counts == 0).any():
+        missing = [PATHOLOGIES[i] for i in torch.nonzero(counts == 0)[:, 0].unique().tolist()]
+        raise EvalDataError(f"no spoken prompt for {missing[0]} (and {len(missing) - 1} more)")
+    return F.normalize(sums / counts[..., None], dim=-1)
+
+
+def classify(
+    ct: torch.Tensor, prompts: torch.Tensor, scale: float, cases: CaseSet, thresholds: np.ndarray
+) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Zero-shot probabilities and the CT-CLIP metrics; unknown labels are left out per class."""
+    probs = zero_shot_probabilities(ct, prompts, scale).numpy()
+    report: dict[str, dict[str, float]] = {}
+    for c, name in enumerate(PATHOLOGIES):
+        keep = cases.known[:, c]
+        one = classification_report(
+            cases.labels[keep, c][:, None], probs[keep, c][:, None], [thresholds[c]], [name]
+        )
+        report[name] = one[name]
+    keys = ("auroc", "weighted_f1", "accuracy", "precision")
+    macro = {}
+    for k in keys:
+        vals = np.array([report[n][k] for n in PATHOLOGIES], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        macro[k] = float(vals.mean()) if vals.size else float("nan")
+    report["macro"] = macro
+    return report, probs
+
+
+def calibrate(ct: torch.Tensor, prompts: torch.Tensor, scale: float, cases: CaseSet) -> np.ndarray:
+    probs = zero_shot_probabilities(ct, prompts, scale).numpy()
+    return roc_thresholds(cases.labels, probs)
+
+
+@dataclass
+class EvalInputs:
+    """Everything :func:`evaluate` needs (see :func:`radvoice.eval.runner.build_inputs`)."""
+
+    teacher: Any  # TeacherBundle
+    students: dict[str, Any]  # "speech_nokd" / "speech_kd" → SpeechStudent
+    utterances: list[Utterance]
+    sets: dict[str, CaseSet]  # "test", "calib", "lung2"
+    targets: TeacherTargets
+    cache: Path
+    report_cases: CaseSet | None = None  # cases of the spoken test reports (retrieval)
+    cascade: bool = True
+    conditions: tuple[str, ...] = CONDITIONS
+
+
+def _text_embed(targets: TeacherTargets, texts: list[str]) -> torch.Tensor:
+    targets.ensure_text(texts)
+    return targets.text_of(texts)
+
+
+def _speech_embedder(student, cache: Path, tag: str, transform) -> Embedder:
+    feats = FeatureCache(cache, encoder_key(student), tag)
+
+    def embed(utts: list[Utterance]) -> torch.Tensor:
+        from radvoice.training.student import embed_cached
+
+        feats.ensure(student, utts, transform)
+        return embed_cached(student, feats, utts, torch.device("cpu"))
+
+    return embed
+
+
+def _cascade_embedder(inp: EvalInputs, tag: str, transform) -> Embedder:
+    def embed(utts: list[Utterance]) -> torch.Tensor:
+        text = transcripts(utts, inp.cache, tag, transform)
+        said = [text[u.utt_id].strip() or "(silence)" for u in utts]
+        return _text_embed(inp.targets, said)
+
+    return embed
+
+
+def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> EvalResult:
+    """All cells of the table (missing students/conditions are skipped and noted)."""
+    bundle = inp.teacher
+    scale = float(bundle.clip.logit_scale.detach())
+    for s in inp.sets.values():
+        inp.targets.ensure_ct(s.loaders)
+    ct = {k: inp.targets.ct_of(s.case_ids) for k, s in inp.sets.items()}
+    protos = bundle.query_prototypes
+    if protos is None:
+        from radvoice.nn.zeroshot import build_query_prototypes
+
+        with torch.no_grad():
+            protos = build_query_prototypes(bundle.clip.encode_text).cpu()
+    protos = protos.float()
+    cells: dict[str, dict[str, CellResult]] = {}
+    systems = ["text", *[s for s in ("speech_nokd", "speech_kd") if s in inp.students]]
+    if inp.cascade:
+        systems.append("cascade")
+    for system in systems:
+        cells[system] = {}
+        for cond in inp.conditions:
+            if progress is not None:
+                progress(f"{system} / {cond}")
+            cell = _cell(inp, system, cond, ct, scale, protos)
+            if cell is not None:
+                cells[system][cond] = cell
+    gap = {}
+    for cond in inp.conditions:
+        try:
+            gap[cond] = gap_recovery(
+                cells["text"][cond].macro["auroc"],
+                cells["speech_nokd"][cond].macro["auroc"],
+                cells["speech_kd"][cond].macro["auroc"],
+            )
+        except KeyError:
+            gap[cond] = float("nan")
+    info = {
+        "n_cases": {k: len(s) for k, s in inp.sets.items()},
+        "logit_scale": scale,
+        "systems_missing": [s for s in SYSTEMS if s not in cells],
+    }
+    return EvalResult(cells, gap, info)
+
+
+def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None:
+    utts = condition_utterances(inp.utterances, cond)
+    prompts_u = [u for u in utts if u.kind == "prompt"]
+    reports_u = [u for u in utts if u.kind == "report"]
+    queries_u = [u for u in utts if u.kind == "query" and u.label is not None]
+    noisy = cond == "noise_10db"
+    transform = noise_transform() if noisy else None
+    tag = "snr10" if noisy else "clean"
+    if system == "text":
+        embed: Embedder = lambda us: _text_embed(inp.targets, [u.text for u in us])  # noqa: E731
+        prompts = inp.teacher.prompts.float()
+        n_prompts = prompts.shape[0] * 2
+    else:
+        if system == "cascade":
+            embed = _cascade_embedder(inp, tag, transform)
+        else:
+            embed = _speech_embedder(inp.students[system], inp.cache, tag, transform)
+        if not prompts_u:
+            log.warning(f"{system} / {cond}: no spoken prompts, skipped")
+            return None
+        prompts = speech_prompts(prompts_u, embed(prompts_u))
+        n_prompts = len(prompts_u)
+    test_key = "lung2" if cond == "lung2" else "test"
+    if test_key not in inp.sets:
+        return None
+    thresholds = calibrate(ct["calib"], prompts, scale, inp.sets["calib"])
+    report, probs = classify(ct[test_key], prompts, scale, inp.sets[test_key], thresholds)
+    cases = inp.sets[test_key]
+    known = cases.known
+    cell = CellResult(
+        macro=report["macro"],
+        per_class_auroc={p: report[p]["auroc"] for p in PATHOLOGIES},
+        n_cases=len(cases),
+        n_prompts=n_prompts,
+        roc=(cases.labels[known], probs[known]),
+    )
+    if cond != "lung2" and reports_u and inp.report_cases is not None:
+        ids = inp.report_cases.case_ids
+        have = [u for u in reports_u if u.case_id in set(ids)]
+        if len(have) >= 2:
+            emb = embed(have)
+            order = [ids.index(u.case_id) for u in have]
+            others = [i for i in range(len(ids)) if i not in set(order)]
+            gallery = inp.targets.ct_of([ids[i] for i in order + others])
+            rec = recall_at_k((emb @ gallery.T).numpy(), (1, 5, 10))
+            cell.retrieval = {f"R@{k}": v for k, v in rec.items()}
+            cell.retrieval["n"] = len(have)
+    if cond != "lung2" and queries_u:
+        q = F.normalize(embed(queries_u).float(), dim=-1)
+        pred = (q @ protos.T).argmax(-1).numpy()
+        truth = np.array([u.label_index for u in queries_u])
+        cell.query_top1 = float(np.mean(pred == truth))
+    return cell

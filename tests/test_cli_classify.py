@@ -1,0 +1,116 @@
+"""``radvoice classify``: the JSON contract, repeated queries, any WAV format, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from radvoice.cli.main import main as cli_main
+from radvoice.imaging.itk_io import write_volume
+from radvoice.labels import PATHOLOGIES
+from radvoice.training.cases import assign_splits
+from radvoice.training.config import load_config
+from radvoice.training.student import StudentSpec
+from radvoice.training.teacher import train_teacher
+from radvoice.training.toy import toy_records, toy_volume
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory) -> Path:
+    """A tiny teacher and a tiny (untrained) student, registered like the shipped ones."""
+    root = tmp_path_factory.mktemp("models")
+    cfg = load_config("teacher_tiny")
+    cfg.train.max_steps = 2
+    recs = toy_records(12, seed=2)
+    assign_splits(recs, 0.25, seed=0)
+    train_teacher(cfg, recs, root / "run", progress=False, export_dir=root / "teacher")
+    torch.manual_seed(0)
+    student = StudentSpec.from_dict(load_config("student_tiny").model).build(root)
+    student.save(root / "student")
+    return root
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("vol") / "case.nii.gz"
+    labels = np.zeros(18, dtype=np.int64)
+    labels[1] = 1
+    write_volume(toy_volume(labels, seed=1), path)
+    return path
+
+
+def _wav(path: Path, rate: int, channels: int, seconds: float = 1.3) -> Path:
+    t = np.arange(int(rate * seconds)) / rate
+    mono = 0.2 * np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
+    sf.write(str(path), data.astype(np.float32), rate)
+    return path
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli_main(["classify", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_contract_with_text_and_audio_queries(models_root, volume, tmp_path, capsys):
+    stereo = _wav(tmp_path / "q44.wav", 44100, 2)
+    mono8k = _wav(tmp_path / "q8.wav", 8000, 1)
+    code, out, err = _run(
+        capsys,
+        str(volume),
+        "--models",
+        str(models_root),
+        "--json",
+        "--text",
+        "is there a pleural effusion",
+        "--audio",
+        str(stereo),
+        "--audio",
+        str(mono8k),
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    probs, thr = result["probabilities"], result["thresholds"]
+    assert list(probs) == list(PATHOLOGIES) and set(thr) == set(PATHOLOGIES)
+    assert all(0.0 <= v <= 1.0 for v in probs.values())
+    assert "query" not in result and len(result["queries"]) == 3
+    assert [q["source"] for q in result["queries"]] == ["text", "audio", "audio"]
+    for q in result["queries"]:
+        assert q["label"] in PATHOLOGIES
+        assert -1.0 <= q["label_score"] <= 1.0
+        assert q["probability"] == pytest.approx(probs[q["label"]])
+
+
+def test_single_query_gives_query_object_and_text_output(models_root, volume, capsys):
+    code, out, _ = _run(
+        capsys, str(volume), "--models", str(models_root), "--json", "--text", "any emphysema?"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert "queries" not in result and result["query"]["source"] == "text"
+    code, out, _ = _run(capsys, str(volume), "--models", str(models_root))
+    assert code == 0 and "not for clinical use" in out
+    assert sum(name in out for name in PATHOLOGIES) == 18
+
+
+@pytest.mark.parametrize("what", ["bad_wav", "missing_wav", "missing_volume", "empty_text"])
+def test_unreadable_input_exits_2_with_one_line(models_root, volume, tmp_path, capsys, what):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    argv = {
+        "bad_wav": [str(volume), "--audio", str(bad)],
+        "missing_wav": [str(volume), "--audio", str(tmp_path / "nope.wav")],
+        "missing_volume": [str(tmp_path / "nope.nii.gz")],
+        "empty_text": [str(volume), "--text", "  "],
+    }[what]
+    code, out, err = _run(capsys, *argv, "--models", str(models_root), "--json")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("radvoice: error:"), err
+    assert "Traceback" not in err

@@ -1,0 +1,147 @@
+"""``radvoice eval``: gap recovery, spoken-prompt averaging, the table/report, and an end-to-end
+run on a toy corpus with tiny models."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from radvoice.cli.main import main as cli_main
+from radvoice.eval.eval_sets import EvalDataError
+from radvoice.eval.zeroshot_eval import gap_recovery, speech_prompts
+from radvoice.labels import PATHOLOGIES
+from radvoice.training.cases import assign_splits
+from radvoice.training.config import load_config
+from radvoice.training.student import StudentSpec
+from radvoice.training.student_data import Utterance
+from radvoice.training.student_toy import write_toy_student_corpus
+from radvoice.training.teacher import train_teacher
+from radvoice.training.toy import toy_records
+
+
+def test_gap_recovery_formula() -> None:
+    assert gap_recovery(0.9, 0.7, 0.88) == pytest.approx(0.9)
+    assert gap_recovery(0.9, 0.7, 0.7) == pytest.approx(0.0)
+    assert gap_recovery(0.9, 0.7, 0.95) == pytest.approx(1.25)
+    assert math.isnan(gap_recovery(0.8, 0.8, 0.85))
+    assert math.isnan(gap_recovery(float("nan"), 0.7, 0.8))
+
+
+def test_speech_prompts_average_per_label_and_polarity() -> None:
+    utts, rows = [], []
+    rng = np.random.default_rng(0)
+    for label in PATHOLOGIES:
+        for polarity in (1, 0):
+            for t in range(2):
+                utts.append(
+                    Utterance(
+                        f"{label}{polarity}{t}",
+                        Path("x"),
+                        "prompt",
+                        "t",
+                        "test_seen",
+                        label=label,
+                        polarity=polarity,
+                        template=t,
+                    )
+                )
+                rows.append(rng.standard_normal(8))
+    emb = torch.nn.functional.normalize(torch.tensor(np.array(rows), dtype=torch.float32), dim=-1)
+    prompts = speech_prompts(utts, emb)
+    assert prompts.shape == (18, 2, 8)
+    expected = torch.nn.functional.normalize(emb[0] + emb[1], dim=0)  # label 0, "present"
+    assert torch.allclose(prompts[0, 0], expected, atol=1e-6)
+    expected_neg = torch.nn.functional.normalize(emb[2] + emb[3], dim=0)
+    assert torch.allclose(prompts[0, 1], expected_neg, atol=1e-6)
+    with pytest.raises(EvalDataError, match="no spoken prompt"):
+        speech_prompts(utts[:-2], emb[:-2])
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    cfg = load_config("teacher_tiny")
+    cfg.train.max_steps = 2
+    recs = toy_records(12, seed=4)
+    assign_splits(recs, 0.25, seed=0)
+    train_teacher(cfg, recs, root / "run", progress=False, export_dir=root / "teacher")
+    for i, name in enumerate(("student", "student_nokd")):
+        torch.manual_seed(i)
+        StudentSpec.from_dict(load_config("student_tiny").model).build(root).save(root / name)
+    corpus = write_toy_student_corpus(tmp_path_factory.mktemp("corpus"), n=24, seed=2)
+    return root, corpus
+
+
+def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
+    models, corpus = setup
+    argv = [
+        "eval",
+        "--models",
+        str(models),
+        "--data",
+        str(corpus),
+        "--eval-data",
+        str(corpus),
+        "--no-cascade",
+        "--conditions",
+        "seen,noise_10db",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert cli_main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["systems"] == ["text", "speech_nokd", "speech_kd"]
+    assert result["conditions"] == ["seen", "noise_10db"]
+    for system in result["systems"]:
+        for cond in result["conditions"]:
+            cell = result["results"][system][cond]
+            assert 0.0 <= cell["macro"]["auroc"] <= 1.0
+            assert set(cell["per_class_auroc"]) == set(PATHOLOGIES)
+            assert 0.0 <= cell["query_top1"] <= 1.0
+            assert cell["retrieval"]["n"] >= 2
+    text = result["results"]["text"]
+    kd = result["results"]["speech_kd"]
+    nokd = result["results"]["speech_nokd"]
+    expect = gap_recovery(
+        text["seen"]["macro"]["auroc"], nokd["seen"]["macro"]["auroc"], kd["seen"]["macro"]["auroc"]
+    )
+    got = result["gap_recovery"]["seen"]
+    assert got is None if math.isnan(expect) else got == pytest.approx(expect)
+    out = tmp_path / "out"
+    md = (out / "eval.md").read_text()
+    assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
+    png = (out / "roc_curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    # the noisy condition really re-encoded noisy audio: its cache differs from the clean one
+    caches = sorted(p.name for p in (corpus / "cache").iterdir() if p.name.startswith("feat_"))
+    assert any(n.endswith("_clean") for n in caches) and any(n.endswith("_snr10") for n in caches)
+    assert cli_main(argv) == 0
+    table = capsys.readouterr().out
+    assert "macro AUROC" in table and "speech, KD" in table and "noise 10 dB SNR" in table
+
+
+def test_eval_cli_bad_input_is_one_line(setup, tmp_path, capsys) -> None:
+    models, corpus = setup
+    code = cli_main(
+        [
+            "eval",
+            "--models",
+            str(models),
+            "--data",
+            str(tmp_path / "none"),
+            "--eval-data",
+            str(corpus),
+            "--no-cascade",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("radvoice: error:") and "not found" in err[-1]
+    code = cli_main(
+        ["eval", "--models", str(models), "--data", str(corpus), "--conditions", "moon"]
+    )
+    assert code == 2 and "unknown condition" in capsys.readouterr().err
