@@ -83,9 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--whisper", default="base", help="Whisper size (tiny.en or base)")
     parser.add_argument("--plain", action="store_true", help="also speak the raw text")
+    parser.add_argument("--engines", default=None, help="comma-separated engines (default: all)")
     args = parser.parse_args()
     asr = AsrCascade(size=args.whisper, threads=2)
     engines = available_engines()
+    if args.engines:
+        engines = [e for e in engines if e in args.engines.split(",")]
     modes = [True, False] if args.plain else [True]
     for voice in (v for v in VOICES if v.engine in engines):
         for normalize in modes:
@@ -100,7 +103,8 @@ def main() -> None:
             label = "normalized" if normalize else "plain"
             print(
                 f"{voice.speaker:<36} {label:<10} WER {errors / total:6.1%}  "
-                f"medical terms recovered {hits}/{n_terms} ({hits / n_terms:.0%})"
+                f"medical terms recovered {hits}/{n_terms} ({hits / n_terms:.0%})",
+                flush=True,
             )
 
 

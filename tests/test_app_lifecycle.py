@@ -158,3 +158,35 @@ def test_screenshot_cli_writes_png_and_rejects_bad_input(qapp, tmp_path, small_v
     assert main(["screenshot", str(small_volume_file), "--out", str(out), "--size", "big"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--size" in err
+
+
+def test_dicom_folder_with_two_series_asks_which_one(qtbot, tmp_path, monkeypatch):
+    from radvoice.app import main_window as mw
+    from radvoice.app.series_dialog import SeriesDialog
+    from radvoice.imaging import write_dicom_series
+    from radvoice.imaging.volume import Volume
+
+    folder = tmp_path / "study"
+    for n, (slices, desc) in enumerate(((6, "SCOUT"), (10, "CHEST 1mm"))):
+        arr = np.full((slices, 24, 20), -1000, dtype=np.int16)
+        arr[:, 6:18, 4:16] = 40 + n
+        write_dicom_series(
+            Volume(arr, spacing=(1.0, 1.0, 2.0)),
+            folder / desc.split()[0],
+            series_description=desc,
+            series_number=n + 1,
+        )
+    chosen = []
+
+    class AutoDialog(SeriesDialog):
+        def exec(self) -> int:  # no modal loop in a test: pick the preselected series
+            chosen.append([s.description for s in self.series])
+            return 1
+
+    monkeypatch.setattr(mw, "SeriesDialog", AutoDialog)
+    win = _make_window(qtbot)
+    win.open_path(folder)
+    qtbot.waitUntil(lambda: win.viewer.volume is not None and not win.loading, timeout=30000)
+    assert sorted(chosen[0]) == ["CHEST 1mm", "SCOUT"]
+    assert win.viewer.volume.shape == (10, 24, 20)  # the largest series is preselected
+    win.close()

@@ -61,6 +61,9 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     assert "Cardiomegaly" in panel.status.text() and "below threshold" in panel.status.text()
     state.clear("model failed to load: models/registry.json missing")
     assert panel.showing_empty_state and "registry.json" in panel.empty.text()
+    panel.detach()
+    state.set_results({"Emphysema": 0.5})  # detached: no longer follows the state
+    assert panel.showing_empty_state
 
 
 def test_findings_update_from_a_worker_thread_arrives_on_gui_thread(qtbot):
@@ -82,6 +85,7 @@ def test_findings_update_from_a_worker_thread_arrives_on_gui_thread(qtbot):
     worker.join()
     qtbot.waitUntil(lambda: not panel.showing_empty_state, timeout=5000)
     assert seen_threads and all(seen_threads)
+    panel.detach()
 
 
 def test_priors_list_and_open_request(qtbot, qapp):
@@ -94,7 +98,9 @@ def test_priors_list_and_open_request(qtbot, qapp):
     state.set_results(
         [
             PriorResult("case-7", 0.61, ("Emphysema",), "Centrilobular emphysema.", None, "/a"),
-            PriorResult("case-3", 0.83, ("Lung nodule",), "8 mm nodule RUL. " * 20, _png(qapp), "/b"),
+            PriorResult(
+                "case-3", 0.83, ("Lung nodule",), "8 mm nodule RUL. " * 20, _png(qapp), "/b"
+            ),
         ]
     )
     assert panel.list.count() == 2

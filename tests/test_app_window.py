@@ -243,9 +243,9 @@ def test_screenshot_composites_vtk_panes(window, tmp_path):
     top_left = view.widget.mapTo(window, QPoint(0, 0))
     region = image.copy(top_left.x(), top_left.y(), view.widget.width(), view.widget.height())
     ptr = region.convertToFormat(region.Format.Format_RGB888)
-    arr = np.frombuffer(ptr.constBits(), dtype=np.uint8).reshape(
-        ptr.height(), ptr.bytesPerLine()
-    )[:, : ptr.width() * 3]
+    arr = np.frombuffer(ptr.constBits(), dtype=np.uint8).reshape(ptr.height(), ptr.bytesPerLine())[
+        :, : ptr.width() * 3
+    ]
     assert arr.std() > MIN_STD  # QWidget.grab alone leaves VTK panes black
     out = window.save_screenshot(tmp_path / "shot.png")
     assert out.stat().st_size > 10_000

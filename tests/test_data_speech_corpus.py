@@ -10,9 +10,11 @@ import pytest
 import soundfile as sf
 
 from radvoice.data import speech
+from radvoice.data.augment import AugmentPolicy
 from radvoice.data.speech import (
     SpeechCorpusError,
     SpeechItem,
+    SpeechJob,
     plan_for_engines,
     plan_jobs,
     read_speech_manifest,
@@ -220,16 +222,19 @@ def test_resume_after_interruption_and_workers_agree(small_plan: SplitPlan, tmp_
 
 def test_long_report_is_capped_at_sentence_boundary(small_plan: SplitPlan, tmp_path: Path) -> None:
     long = " ".join([REPORT] * 4)
+    slow = AugmentPolicy(p_clean=0.0, p_speed=1.0, speed_range=(0.8, 0.8), p_reverb=0.0)
     rows = synthesize_corpus_audio(
-        [SpeechItem("long", long, "report", "val")],
+        [SpeechItem("long", long, "report", "train")],
         tmp_path,
         small_plan,
         seed=0,
         max_seconds=6.0,
         split_long=False,
+        augment_policy=slow,
     )
     (row,) = rows
-    assert row["truncated"] and row["duration"] <= 6.0
+    assert row["augmentation"][0] == {"op": "speed", "factor": 0.8}
+    assert row["truncated"] and 3.0 < row["duration"] <= 6.0  # slowed down, still within cap
     assert long.startswith(row["spoken_text"]) and row["spoken_text"].endswith(".")
 
 
@@ -259,3 +264,27 @@ def test_bad_items_are_rejected(small_plan: SplitPlan, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"id": 1}\nnot json\n{"id": 2}\n')
     with pytest.raises(SpeechCorpusError, match="line 2"):
         read_speech_manifest(tmp_path / "bad.jsonl")
+
+
+def test_babble_comes_from_training_voices(small_plan: SplitPlan, tmp_path: Path) -> None:
+    bank = speech.babble_speakers(small_plan, seed=0)
+    assert bank and set(bank) <= set(small_plan.speakers["train"])
+    jobs = plan_jobs(
+        [SpeechItem(f"q{i}", "any nodules?", "query", "train") for i in range(60)], small_plan, 0
+    )
+    with_babble = [j for j in jobs if any(s.get("kind") == "babble" for s in j.augmentation)]
+    assert with_babble and all(j.babble_voices == bank for j in with_babble)
+    assert all(j.babble_voices == () for j in jobs if j not in with_babble)
+    step = {"op": "noise", "kind": "babble", "snr_db": 0.0, "seed": 1}
+    job = with_babble[0]
+    talk = speech.run_job(
+        SpeechJob(**{**job.__dict__, "augmentation": [step], "utt_id": "a"}), str(tmp_path), 30.0
+    )
+    shaped = speech.run_job(
+        SpeechJob(**{**job.__dict__, "augmentation": [step], "utt_id": "b", "babble_voices": ()}),
+        str(tmp_path),
+        30.0,
+    )
+    a, _ = sf.read(tmp_path / talk["path"], dtype="float32")
+    b, _ = sf.read(tmp_path / shaped["path"], dtype="float32")
+    assert a.shape == b.shape and not np.allclose(a, b, atol=1e-3)

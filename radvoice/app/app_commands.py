@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from radvoice.app.settings import MAX_RECENT
 from radvoice.app.state import (
     RENDER_PRESET_TITLES,
     RENDER_PRESETS,
     WINDOW_PRESET_TITLES,
 )
-from radvoice.app.settings import MAX_RECENT
 from radvoice.commands import Command, CommandRegistry
 
 if TYPE_CHECKING:
     from radvoice.app.main_window import MainWindow
 
 WINDOW_PRESET_KEYS = {"lung": "1", "mediastinum": "2", "bone": "3", "brain": "4", "header": "5"}
-RENDER_PRESET_KEYS = {"ct-bone": "Alt+1", "ct-lung": "Alt+2", "soft-tissue": "Alt+3", "mip": "Alt+4"}
+RENDER_PRESET_KEYS = {
+    "ct-bone": "Alt+1",
+    "ct-lung": "Alt+2",
+    "soft-tissue": "Alt+3",
+    "mip": "Alt+4",
+}
 WINDOW_PRESET_COMMANDS = [f"view.preset.{n}" for n in WINDOW_PRESET_KEYS]
 RENDER_PRESET_COMMANDS = [f"render.preset.{n}" for n in RENDER_PRESETS]
 RECENT_COMMANDS = [f"file.recent.{i}" for i in range(1, MAX_RECENT + 1)]
@@ -73,7 +78,11 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
     add(Command("file.open", "Open File…", win.choose_file, "Ctrl+O", category="File"))
     add(
         Command(
-            "file.open_dicom", "Open DICOM Folder…", win.choose_folder, "Ctrl+Shift+O", category="File"
+            "file.open_dicom",
+            "Open DICOM Folder…",
+            win.choose_folder,
+            "Ctrl+Shift+O",
+            category="File",
         )
     )
     for i, name in enumerate(RECENT_COMMANDS):
@@ -89,7 +98,11 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
     add(Command("file.recent.clear", "Clear Recent Files", win.clear_recent, category="File"))
     add(
         Command(
-            "file.screenshot", "Save Screenshot…", win.choose_screenshot, "Ctrl+Shift+S", category="File"
+            "file.screenshot",
+            "Save Screenshot…",
+            win.choose_screenshot,
+            "Ctrl+Shift+S",
+            category="File",
         )
     )
     add(Command("file.quit", "Quit", win.close, "Ctrl+Q", category="File"))
@@ -116,10 +129,16 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
                 checkable=True,
             )
         )
-    add(Command("view.slice.next", "Next Slice", lambda: win.step_slice(1), "PgUp", category="View"))
+    add(
+        Command("view.slice.next", "Next Slice", lambda: win.step_slice(1), "PgUp", category="View")
+    )
     add(
         Command(
-            "view.slice.previous", "Previous Slice", lambda: win.step_slice(-1), "PgDown", category="View"
+            "view.slice.previous",
+            "Previous Slice",
+            lambda: win.step_slice(-1),
+            "PgDown",
+            category="View",
         )
     )
     add(Command("view.reset", "Reset Views", win.reset_views, "R", category="View"))
@@ -164,6 +183,10 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
             tooltip="Hold to ask a question about this CT",
         )
     )
-    add(Command("help.shortcuts", "Keyboard Shortcuts…", win.edit_shortcuts, "Ctrl+K", category="Help"))
+    add(
+        Command(
+            "help.shortcuts", "Keyboard Shortcuts…", win.edit_shortcuts, "Ctrl+K", category="Help"
+        )
+    )
     add(Command("help.about", "About RadVoice", win.show_about, category="Help"))
     return reg

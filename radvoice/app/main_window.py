@@ -130,7 +130,9 @@ class MainWindow(QMainWindow):
         self.grid = QGridLayout(grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(2)
-        self.volume_view = VolumeView(self.viewer, grid_host, self.schedule_render, max_dim, force_cpu)
+        self.volume_view = VolumeView(
+            self.viewer, grid_host, self.schedule_render, max_dim, force_cpu
+        )
         self.slice_views = {
             name: SliceView(name, self.viewer, grid_host, self.schedule_render, self._on_hover)
             for name in SLICE_VIEWS
@@ -186,7 +188,9 @@ class MainWindow(QMainWindow):
             for name in names:
                 if name == "@recent":
                     self.recent_menu = menu.addMenu("Open &Recent")
-                    self.binder.fill_menu(self.recent_menu, [*RECENT_COMMANDS, None, "file.recent.clear"])
+                    self.binder.fill_menu(
+                        self.recent_menu, [*RECENT_COMMANDS, None, "file.recent.clear"]
+                    )
                 else:
                     self.binder.fill_menu(menu, [name])
             if title == "&View":
@@ -459,7 +463,9 @@ class MainWindow(QMainWindow):
         )
 
     def choose_screenshot(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "radvoice.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save screenshot", "radvoice.png", "PNG (*.png)"
+        )
         if path:
             self.save_screenshot(path)
 

@@ -38,8 +38,13 @@ class OverlayText:
             prop.SetFontFamilyToArial()
             prop.SetColor(0.86, 0.86, 0.86)
             prop.ShadowOn()
-            getattr(prop, f"SetJustificationTo{hj.capitalize() if hj != 'center' else 'Centered'}")()
-            getattr(prop, f"SetVerticalJustificationTo{vj.capitalize() if vj != 'center' else 'Centered'}")()
+            getattr(
+                prop, f"SetJustificationTo{hj.capitalize() if hj != 'center' else 'Centered'}"
+            )()
+            getattr(
+                prop,
+                f"SetVerticalJustificationTo{vj.capitalize() if vj != 'center' else 'Centered'}",
+            )()
             actor.SetInput("")
             actor.PickableOff()
             renderer.AddViewProp(actor)

@@ -61,7 +61,9 @@ class ShortcutsDialog(QDialog):
     def chosen(self) -> dict[str, str | None]:
         """The shortcut in each editor, normalised (None for none)."""
         return {
-            name: normalize_shortcut(edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText))
+            name: normalize_shortcut(
+                edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+            )
             for name, edit in self.editors.items()
         }
 

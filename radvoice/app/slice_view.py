@@ -441,7 +441,7 @@ class SliceView:
         elif mode == "crosshair":
             self.click(x, y)
         elif mode == "zoom":
-            self.zoom(1.01 ** dy)
+            self.zoom(1.01**dy)
         elif mode == "pan":
             self.pan(dx, dy)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -350,7 +350,7 @@ class PriorsState(_State):
         self._set("status", status)
 
 
-class TalkPhase(str, Enum):
+class TalkPhase(StrEnum):
     IDLE = "idle"
     LISTENING = "listening"
     THINKING = "thinking"

@@ -23,8 +23,8 @@ from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
 from radvoice.app.orientation import OrientedVolume
-from radvoice.app.render_presets import PRESETS
 from radvoice.app.overlay_text import OverlayText
+from radvoice.app.render_presets import PRESETS
 from radvoice.app.slice_view import BACKGROUND, VIEW_COLORS, VIEW_TITLES
 from radvoice.app.state import RENDER_PRESET_TITLES, ViewerState
 from radvoice.app.vtk_support import (

@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 class QVTKRenderWindowInteractor(_QVTKBase):
     """The VTK Qt widget, inert after :meth:`Finalize`: a paint or input event that arrives
     after the render window was released must not touch it (that segfaults)."""

@@ -18,6 +18,7 @@ Every choice (voice, rate, pitch, pauses, augmentation) derives from
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -107,6 +108,8 @@ class SpeechJob:
     """What this utterance says: the item's text, or one part of a long report."""
     part: int = 0
     parts: int = 1
+    babble_voices: tuple[str, ...] = ()
+    """Speakers of the babble bank (training voices of the fast engines) for babble noise."""
 
     @property
     def relpath(self) -> str:
@@ -192,6 +195,41 @@ def chunk_report(text: str, max_chars: int | None) -> list[str]:
     return [" ".join(p) for p in parts]
 
 
+BABBLE_TEXTS = (
+    "The patient was scanned this morning and the images are ready.",
+    "Can you send the prior study from last year to my workstation?",
+    "We are still waiting for the lab results from the ward.",
+    "Please call the referring physician after the meeting.",
+    "The next case is a follow up chest examination.",
+    "I think the contrast timing was a little late on this one.",
+)
+
+
+def _is_babble(step: dict[str, Any]) -> bool:
+    return step.get("op") == "noise" and step.get("kind") == "babble"
+
+
+def babble_speakers(plan: SplitPlan, seed: int, n: int = 6) -> tuple[str, ...]:
+    """Training speakers of espeak-ng/flite (deterministic, fast) whose talk makes babble:
+    no val or test voice is ever heard in training audio, not even as background."""
+    pool = sorted(v.speaker for v in plan.voices("train") if v.engine in ("espeak-ng", "flite"))
+    if not pool:
+        return ()
+    rng = np.random.default_rng(_stable_seed(seed, "babble"))
+    return tuple(pool[int(i)] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False))
+
+
+@functools.cache
+def babble_bank(speakers: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Background talk (cached per process): each speaker says one of :data:`BABBLE_TEXTS`."""
+    from radvoice.data.tts import synthesize
+
+    return tuple(
+        synthesize(BABBLE_TEXTS[i % len(BABBLE_TEXTS)], Voice.from_speaker(s))
+        for i, s in enumerate(speakers)
+    )
+
+
 def plan_jobs(
     items: Sequence[SpeechItem],
     plan: SplitPlan,
@@ -208,6 +246,7 @@ def plan_jobs(
     each part's text matches its audio.
     """
     active = plan.active_splits()
+    bank = babble_speakers(plan, seed)
     jobs: list[SpeechJob] = []
     for item in items:
         tsplit = item.text_split or text_split_of(item.group or item.id)
@@ -241,6 +280,7 @@ def plan_jobs(
                         text=text.strip(),
                         part=k,
                         parts=len(texts),
+                        babble_voices=bank if any(_is_babble(st) for st in steps) else (),
                     )
                 )
     return jobs
@@ -283,8 +323,14 @@ def run_job(job: SpeechJob, out_dir: str, max_seconds: float | None) -> dict[str
     import soundfile as sf
 
     text = job.text or job.item.text
-    audio, spoken, truncated = speak(text, job.item.kind, job.voice, job.seed, max_seconds)
-    audio = apply_augmentation(audio, job.augmentation) if job.augmentation else audio
+    cap = max_seconds
+    for step in job.augmentation:  # a slower speed step lengthens the audio after the cap
+        if cap is not None and step["op"] == "speed":
+            cap *= min(1.0, float(step["factor"]))
+    audio, spoken, truncated = speak(text, job.item.kind, job.voice, job.seed, cap)
+    if job.augmentation:
+        sources = list(babble_bank(job.babble_voices)) if job.babble_voices else None
+        audio = apply_augmentation(audio, job.augmentation, sources)
     path = Path(out_dir) / job.relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.wav")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class TextTeacherDims:
     hidden_dim: int = 0  # 0: a single linear projection; >0: a 2-layer MLP head
     n_trainable_layers: int = 0
     max_length: int = 256
+    chunk_tokens: int = 128  # long texts: mean over sentence chunks of ≤ this many tokens; 0: off
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,16 +143,56 @@ class TextTeacher(nn.Module):
         )
         return {k: v.to(device) for k, v in batch.items()}
 
+    def chunk(self, text: str) -> list[str]:
+        """Sentences packed greedily into chunks of at most ``chunk_tokens`` word pieces, so a
+        long report is read whole instead of truncated (MiniLM was trained on 128 tokens)."""
+        limit = self.dims.chunk_tokens
+        if limit <= 0:
+            return [text]
+        sentences = [s for s in re.split(r"(?<=[.!?;])\s+|\n+", text.strip()) if s.strip()]
+        if not sentences:
+            return [text]
+        chunks: list[str] = []
+        current, size = "", 0
+        for sent in sentences:
+            n = len(self.tokenizer.tokenize(sent))  # type: ignore[attr-defined]
+            if current and size + n > limit:
+                chunks.append(current)
+                current, size = "", 0
+            current = f"{current} {sent}".strip()
+            size += n
+        chunks.append(current)
+        return chunks
+
     def backbone_features(self, texts: list[str]) -> torch.Tensor:
-        """Pooled 384-d MiniLM features (grad flows only into trainable layers)."""
+        """Pooled 384-d MiniLM features (grad flows only into trainable layers).
+
+        A text longer than one chunk is the token-weighted mean over its chunks, i.e. the mean
+        of all its token states; a short text is pooled exactly as sentence-transformers does.
+        """
         device = next(self.backbone.parameters()).device
-        batch = self.tokenize(texts, device)
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            for c in self.chunk(text):
+                pieces.append(c)
+                owner.append(i)
+        batch = self.tokenize(pieces, device)
         if self.frozen_backbone:
             with torch.no_grad():
                 out = self.backbone(**batch).last_hidden_state
         else:
             out = self.backbone(**batch).last_hidden_state
-        return mean_pool(out, batch["attention_mask"])
+        mask = batch["attention_mask"].unsqueeze(-1).to(out.dtype)
+        sums = (out * mask).sum(1)  # (pieces, 384)
+        counts = mask.sum(1)  # (pieces, 1)
+        index = torch.tensor(owner, device=device)
+        total = torch.zeros(len(texts), sums.shape[1], device=device, dtype=sums.dtype)
+        total = total.index_add(0, index, sums)
+        n = torch.zeros(len(texts), 1, device=device, dtype=counts.dtype).index_add(
+            0, index, counts
+        )
+        return total / n.clamp(min=1e-9)
 
     def project(self, pooled: torch.Tensor) -> torch.Tensor:
         """Pooled features → L2-normalised shared-space embeddings."""

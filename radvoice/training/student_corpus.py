@@ -126,8 +126,14 @@ def build_student_corpus(
     workers: int = 1,
     queries_per_case: int = 2,
     max_seconds: float = 30.0,
+    speech_cases: int | None = None,
+    prompt_templates: int | None = None,
 ) -> dict[str, Any]:
-    """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds)."""
+    """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds).
+
+    ``speech_cases`` speaks only the first cases (all CT cases still serve the evaluation);
+    ``prompt_templates`` speaks only the first prompt templates (fewer, cheaper utterances).
+    """
     from radvoice.data.corpus import CorpusSettings, build_corpus
     from radvoice.data.speech import plan_for_engines, summarize_speech, synthesize_corpus_audio
 
@@ -137,7 +143,11 @@ def build_student_corpus(
     rows = [r for r in rows if r["index"] < n]
     t_ct = time.perf_counter() - t0
     log.info(f"{len(rows)} CT cases in {t_ct:.0f} s")
-    items = case_items(out, rows, queries_per_case) + prompt_items()
+    spoken_rows = rows if speech_cases is None else rows[:speech_cases]
+    prompts = [
+        p for p in prompt_items() if prompt_templates is None or p["template"] < prompt_templates
+    ]
+    items = case_items(out, spoken_rows, queries_per_case) + prompts
     write_items(items, out / SPEECH_DIR / ITEMS_NAME)
     plan = plan_for_engines(voices, seed)
     done = {"n": 0}
@@ -176,10 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voices", default="all")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--queries-per-case", type=int, default=2)
+    p.add_argument("--speech-cases", type=int, help="speak only the first N cases")
+    p.add_argument("--prompt-templates", type=int, help="speak only the first K prompt templates")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     summary = build_student_corpus(
-        Path(args.out), args.n, args.seed, args.voices, args.workers, args.queries_per_case
+        Path(args.out),
+        args.n,
+        args.seed,
+        args.voices,
+        args.workers,
+        args.queries_per_case,
+        speech_cases=args.speech_cases,
+        prompt_templates=args.prompt_templates,
     )
     print(json.dumps(summary, indent=1))
     return 0

@@ -34,8 +34,8 @@ def toy_audio(labels: np.ndarray, seconds: float, seed: int) -> np.ndarray:
 
 
 def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
-    """``n`` toy cases with a spoken report each (splits train/val/test_seen), plus queries
-    and spoken prompts for the first few labels."""
+    """``n`` toy cases with a spoken report and a query each (splits train/val/test_seen), plus
+    the first prompt template of every label and polarity spoken in train and test_seen."""
     from radvoice.imaging.itk_io import write_volume
 
     root = Path(root)
@@ -80,7 +80,7 @@ def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
         speech.append(_utt(root, f"{cid}_q0", qtext, split, onehot, 1.1, 1000 + i))
     prompts = prompt_items()
     items.extend(prompts)
-    for j, p in enumerate(prompts[:40]):
+    for j, p in enumerate(q for q in prompts if q["template"] == 0):
         onehot = np.eye(len(PATHOLOGIES), dtype=int)[PATHOLOGIES.index(p["label"])] * p["polarity"]
         for split in ("train", "test_seen"):
             uid = f"{p['item_id']}_{split.split('_')[0]}"

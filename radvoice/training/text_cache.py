@@ -24,7 +24,9 @@ def cached_features(
 ) -> torch.Tensor:
     """Pooled frozen-backbone features of ``texts`` ``(N, 384)``, read from / written to
     ``folder/text_<tag>_<hash>.pt`` when a folder is given."""
-    path = Path(folder) / f"text_{tag}_{texts_key(texts)}.pt" if folder else None
+    settings = f"{teacher.dims.max_length}:{teacher.dims.chunk_tokens}"
+    key = texts_key([settings, *texts])
+    path = Path(folder) / f"text_{tag}_{key}.pt" if folder else None
     if path is not None and path.is_file():
         feats = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(feats, torch.Tensor) and feats.shape[0] == len(texts):

@@ -23,9 +23,7 @@ NEUTRAL = (130, 134, 142)  # no threshold known for this label
 QUERIED_PEN = (250, 220, 90)
 
 
-def display_order(
-    probabilities: dict[str, float], queried: str | None
-) -> list[tuple[str, float]]:
+def display_order(probabilities: dict[str, float], queried: str | None) -> list[tuple[str, float]]:
     """Labels top to bottom: the queried label first, then by descending probability."""
     items = sorted(probabilities.items(), key=lambda kv: (-kv[1], kv[0]))
     if queried is not None and queried in probabilities:
@@ -72,14 +70,24 @@ class FindingsPanel(QWidget):
         self.refresh()
 
     def detach(self) -> None:
+        """Stop listening and tear the chart down while Qt is still whole: a pyqtgraph scene
+        destroyed later by the garbage collector can crash PySide6 in QGraphicsScene::clear."""
         for listener in self._listeners:
             listener.detach()
+        if self.plot is not None:
+            self.plot.clear()
+            self.stack.removeWidget(self.plot)
+            self.plot.close()  # pyqtgraph: closes the PlotItem and unparents the widget
+            self.plot.deleteLater()
+            self.plot = None  # type: ignore[assignment]
 
     @property
     def showing_empty_state(self) -> bool:
         return self.stack.currentWidget() is self.empty
 
     def refresh(self) -> None:
+        if self.plot is None:
+            return
         st = self.state
         probs = st.probabilities
         if not probs:
@@ -100,7 +108,11 @@ class FindingsPanel(QWidget):
             for label, _p in self.order
         ]
         self.bars.setOpts(x0=[0.0] * n, y=ys, width=widths, height=0.7, brushes=brushes, pens=pens)
-        marks = [(thresholds[label], y) for y, (label, _p) in enumerate(self.order) if label in thresholds]
+        marks = [
+            (thresholds[label], y)
+            for y, (label, _p) in enumerate(self.order)
+            if label in thresholds
+        ]
         self.markers.setData(x=[m[0] for m in marks], y=[m[1] for m in marks])
         axis = self.plot.getAxis("left")
         ticks = [(y, _tick(label, p)) for y, (label, p) in enumerate(self.order)]
@@ -112,7 +124,9 @@ class FindingsPanel(QWidget):
         if queried is not None:
             p = probs[queried]
             thr = thresholds.get(queried)
-            verdict = "" if thr is None else (" — above threshold" if p >= thr else " — below threshold")
+            verdict = (
+                "" if thr is None else (" — above threshold" if p >= thr else " — below threshold")
+            )
             lines.append(f"<b>{queried}</b>: {p:.2f}{verdict}")
         if st.status:
             lines.append(st.status)

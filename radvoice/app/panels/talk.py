@@ -52,10 +52,16 @@ class LevelMeter(QWidget):
         p.fillRect(r, QColor(24, 25, 28))
         w = r.width()
         frac = meter_fraction(self.level_dbfs)
-        for lo, hi, color in ((-60, -12, (80, 190, 90)), (-12, -3, (230, 190, 70)), (-3, 0, (220, 70, 60))):
+        for lo, hi, color in (
+            (-60, -12, (80, 190, 90)),
+            (-12, -3, (230, 190, 70)),
+            (-3, 0, (220, 70, 60)),
+        ):
             a, b = meter_fraction(lo), min(meter_fraction(hi), frac)
             if b > a:
-                p.fillRect(QRectF(r.left() + a * w, r.top(), (b - a) * w, r.height()), QColor(*color))
+                p.fillRect(
+                    QRectF(r.left() + a * w, r.top(), (b - a) * w, r.height()), QColor(*color)
+                )
         if self.peak_dbfs > METER_FLOOR_DBFS:
             x = r.left() + meter_fraction(self.peak_dbfs) * w
             p.setPen(QColor(240, 240, 240))
@@ -101,6 +107,7 @@ class TalkPanel(QWidget):
         self.button.pressed.connect(self._press)
         self.button.released.connect(self._release)
         layout.addWidget(self.button)
+        layout.addStretch(1)
         self._listener = GuiListener(state.events.changed, lambda _v: self.refresh(), self)
         self.refresh()
 
@@ -117,7 +124,9 @@ class TalkPanel(QWidget):
         show_clock = st.phase in (TalkPhase.LISTENING, TalkPhase.THINKING) or st.elapsed_s > 0
         self.elapsed.setText(f"{st.elapsed_s:.1f} s" if show_clock else "")
         self.message.setText(st.message)
-        shortcut = self.commands.get(self.command).shortcut if self.command in self.commands else None
+        shortcut = (
+            self.commands.get(self.command).shortcut if self.command in self.commands else None
+        )
         self.button.setToolTip(f"Hold to talk ({shortcut})" if shortcut else "Hold to talk")
 
     def _press(self) -> None:

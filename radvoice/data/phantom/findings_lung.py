@@ -242,15 +242,15 @@ def interlobular_septal_thickening(
     g = chest.grid
     lung = chest.lungs > 0
     f = noise_field(rng, hu.shape, g.spacing, float(rng.uniform(9, 14)))
-    width = float(rng.uniform(0.12, 0.2))
+    width = float(rng.uniform(0.18, 0.26))
     lines = np.exp(-((f / width) ** 2))
     zone = str(rng.choice(["lower", "diffuse"], p=[0.7, 0.3]))
-    periph = lung & (chest.pleural_depth < float(rng.uniform(18, 30)))
+    periph = lung & (chest.pleural_depth < float(rng.uniform(12, 22)))
     w = _zone_weight(chest, zone)
     alpha = lines * np.clip(w / w.max() * 1.5, 0, 1) * 0.75
     alpha = np.where(alpha > 0.2, alpha, 0.0).astype(np.float32)
     before = hu.copy()
-    blend(hu, alpha, -150.0, periph & (hu < -500))
+    blend(hu, np.clip(alpha * 1.3, 0, 1), -60.0, periph & (hu < -500))
     region = np.abs(hu - before) > 10.0
     return FindingResult(region, {"zone": zone, "side": side_of(chest, region)})
 
@@ -330,9 +330,12 @@ def consolidation(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fin
     near_pleura = in_lobe & (chest.pleural_depth < 20.0)
     c = chest.lung_points(rng, 1, near_pleura if near_pleura.any() else in_lobe)[0]
     radius = float(rng.uniform(18, 45))
-    box, rho = lobulated_ball(g, rng, c, radius, 0.25)
     mask = np.zeros(hu.shape, bool)
-    mask[box] = (rho < 1) & in_lobe[box]
+    for k in range(3):  # an amorphous union of overlapping lobulated balls
+        ck = c + (rng.normal(0, 0.45 * radius, 3) if k else 0.0)
+        box, rho = lobulated_ball(g, rng, ck, radius * (1.0 if k == 0 else 0.7), 0.1)
+        if box is not None:
+            mask[box] |= (rho < 1) & in_lobe[box]
     main_size = size_mm(chest, mask)
     if rng.random() < 0.3:  # a second focus elsewhere
         c2 = chest.lung_points(rng, 1, chest.lungs > 0)[0]
@@ -385,10 +388,10 @@ def atelectasis(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Findi
             mask[box] |= band
     else:
         ypost = np.where(lung, g.y, -1e9).max(axis=1, keepdims=True)
-        depth = float(rng.uniform(6, 16))
+        depth = float(rng.uniform(4, 11))
         zw = _zone_weight(chest, "lower")
         band = lung & lower & (ypost - g.y < depth * np.clip(zw / zw.max() * 1.4, 0, 1))
-        blend(hu, np.full(hu.shape, 0.85, np.float32), 10.0, band)
+        blend(hu, np.full(hu.shape, 0.75, np.float32), -80.0, band)
         mask |= band
     names = lobes_of(chest, mask, min_frac=0.1)
     return FindingResult(mask, {"kind": kind, "lobes": names, "side": side_of(chest, mask)})

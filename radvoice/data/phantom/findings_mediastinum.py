@@ -278,7 +278,7 @@ def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
         )
         col = np.nonzero(fat_pts[k, : g.shape[1] // 2, i])[0]
         if col.size:
-            y = float(g.y[0, col.min(), 0] + g.y[0, col.max(), 0]) / 2 + 4.0
+            y = float(g.y[0, col.max(), 0]) - 1.0  # pocket on the pectoral fascia
         else:
             y = y_front - 25.0
         return np.array([x, y, z])
