@@ -1,0 +1,52 @@
+"""Which models the assistant uses: the shipped :class:`RadVoiceModels`, or nothing yet.
+
+The assistant depends only on the method names of docs/CONTRACTS.md (:class:`AssistantModels`);
+tests inject their own object with the same methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from radvoice.imaging.volume import Volume
+
+
+@runtime_checkable
+class AssistantModels(Protocol):
+    """``RadVoiceModels``' contract (docs/CONTRACTS.md)."""
+
+    def embed_volume(self, volume: Volume) -> np.ndarray: ...
+    def embed_text(self, text: str) -> np.ndarray: ...
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray: ...
+    def zero_shot(self, volume_embedding: np.ndarray) -> dict[str, float]: ...
+    @property
+    def thresholds(self) -> dict[str, float]: ...
+    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]: ...
+
+
+@dataclass(frozen=True)
+class ModelsMissing:
+    """No trained models are installed; ``reason`` says which folder is missing."""
+
+    reason: str
+
+
+def load_default_models(root: Path | str | None = None) -> AssistantModels | ModelsMissing:
+    """The shipped teacher + student (weights load lazily, SHA-256 checked), or why not.
+
+    Only the folders are checked here: loading the weights happens on the worker thread.
+    """
+    try:
+        from radvoice.nn.pipeline import RadVoiceModels
+    except ImportError as err:  # pragma: no cover - only while the pipeline is incomplete
+        return ModelsMissing(f"the model code is unavailable ({err})")
+    models = RadVoiceModels(root=root)
+    missing = [p for p in (models.teacher_dir, models.student_dir) if not Path(p).is_dir()]
+    if missing:
+        names = ", ".join(f"{Path(p).parent.name}/{Path(p).name}" for p in missing)
+        return ModelsMissing(f"the trained models are not installed ({names} missing)")
+    return models  # type: ignore[return-value]
