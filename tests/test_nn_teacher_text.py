@@ -53,3 +53,26 @@ def test_top_layers_can_be_fine_tuned(teacher: TextTeacher) -> None:
     assert any(k.startswith("backbone.encoder.layer.5.") for k in tuned.trainable_state_dict())
     with pytest.raises(ValueError):
         tuned.set_trainable_layers(7)
+
+
+def test_long_reports_are_read_whole_in_chunks(teacher: TextTeacher) -> None:
+    sentences = [
+        f"Finding number {i} is described in the {i}th segment of the lung." for i in range(40)
+    ]
+    report = " ".join(sentences)
+    chunks = teacher.chunk(report)
+    assert len(chunks) > 2
+    assert " ".join(chunks) == report
+    assert all(len(teacher.tokenizer.tokenize(c)) <= teacher.dims.chunk_tokens for c in chunks)
+    # the report's feature is the token-weighted mean of its chunks' features
+    per_chunk = teacher.backbone_features(chunks)
+    counts = torch.tensor(
+        [len(teacher.tokenizer(c)["input_ids"]) for c in chunks], dtype=torch.float32
+    )
+    expected = (per_chunk * counts[:, None]).sum(0) / counts.sum()
+    assert torch.allclose(teacher.backbone_features([report])[0], expected, atol=1e-5)
+    # the last sentence matters (it would be cut off by plain truncation at 256 tokens)
+    other = " ".join(sentences[:-1] + ["Massive pleural effusion on the left."])
+    assert not torch.allclose(
+        teacher.backbone_features([report]), teacher.backbone_features([other])
+    )

@@ -58,6 +58,9 @@ def run_app(path: str | None) -> int:
     from radvoice.app.talk_bridge import attach_talk_bridge
 
     attach_talk_bridge(window)  # push-to-talk: microphone + dictation mics -> talk.push
+    from radvoice.app.assistant import attach_assistant
+
+    attach_assistant(window)  # models (findings, spoken questions) + the case library
     window.show()
     window.open_path(target)
     code = app.exec()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QMimeData, Qt, QTimer
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._old_threads: list[LoadThread] = []
         self._dirty: set = set()
         self._error_box: QMessageBox | None = None
+        self.shutdown_hooks: list[Callable[[], object]] = []  # run by shutdown(), views still open
 
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -543,6 +545,11 @@ class MainWindow(QMainWindow):
         self._old_threads.clear()
         if self._error_box is not None:
             self._error_box.close()
+        for hook in self.shutdown_hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - one part failing must not keep the others open
+                log.exception("shutdown hook failed")
         self.binder.detach()
         for panel in (self.findings_panel, self.priors_panel, self.talk_panel):
             panel.detach()

@@ -349,6 +349,9 @@ class PriorsState(_State):
         self._set("results", ())
         self._set("status", status)
 
+    def set_status(self, status: str) -> None:
+        self._set("status", status)
+
 
 class TalkPhase(StrEnum):
     IDLE = "idle"

@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--out", default="runs/eval", help="folder for eval.md, eval.json, PNG")
     p.add_argument("--models", help="models folder (default: the repository's models/)")
+    p.add_argument("--teacher", help="teacher folder (default MODELS/teacher)")
     p.add_argument("--data", default=DEFAULT_DATA, help="student corpus with spoken test items")
     p.add_argument("--eval-data", default=DEFAULT_EVAL_DATA, help="held-out CT corpus")
     p.add_argument("--cache", help="cache folder (default DATA/cache, shared with training)")
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         models=Path(args.models) if args.models else models_dir(),
         data=Path(args.data),
+        teacher=Path(args.teacher) if args.teacher else None,
         eval_data=Path(args.eval_data),
         cache=Path(args.cache) if args.cache else Path(args.data) / "cache",
         real_ct=_real_ct(args.real_ct),

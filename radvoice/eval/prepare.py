@@ -57,14 +57,80 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="student_kd")
     p.add_argument("--no-cascade", action="store_true")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--teacher", help="also embed every CT case needed, with this teacher")
+    p.add_argument("--eval-data", help="with --teacher: the held-out CT corpus")
+    p.add_argument("--real-ct", help="with --teacher: folder holding lung2_image.nrrd")
+    p.add_argument("--lung2-cases", type=int, default=24)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--skip-features", action="store_true")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    prepare(Path(args.data), args.config, not args.no_cascade)
+    if not args.skip_features:
+        prepare(Path(args.data), args.config, not args.no_cascade)
+    if args.teacher:
+        loaders = needed_cases(Path(args.data), args.eval_data, args.real_ct, args.lung2_cases)
+        n = embed_ct_parallel(Path(args.teacher), Path(args.data) / "cache", loaders, args.workers)
+        logging.info(f"embedded {n} CT cases ({len(loaders)} needed)")
     return 0
+
+
+def needed_cases(data: Path, eval_data: str | None, real_ct: str | None, n_lung2: int) -> dict:
+    """Volume loaders of every case training and ``radvoice eval`` embed."""
+    from radvoice.eval.eval_sets import corpus_case_set, lung2_case_set
+    from radvoice.training.student_data import corpus_utterances
+
+    spoken = {u.case_id for u in corpus_utterances(data) if u.kind == "report"}
+    loaders = dict(corpus_case_set(data, "spoken", spoken).loaders)
+    if eval_data:
+        loaders.update(corpus_case_set(Path(eval_data), "test").loaders)
+    if real_ct:
+        loaders.update(lung2_case_set(Path(real_ct), data / "cache", n_lung2).loaders)
+    return loaders
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+_JOB: dict = {}
+
+
+def _embed_shard(ids: list[str]) -> dict:
+    import torch
+
+    from radvoice.nn.clip import load_teacher
+    from radvoice.nn.grid import resample_to_grid
+
+    torch.set_num_threads(1)
+    bundle = load_teacher(_JOB["teacher"], with_text=False)
+    out = {}
+    with torch.inference_mode():
+        for cid in ids:
+            grid = resample_to_grid(_JOB["loaders"][cid](), bundle.clip.dims.grid)[None]
+            out[cid] = bundle.clip.encode_ct(grid)[0].float().cpu()
+    return out
+
+
+def embed_ct_parallel(teacher_dir: Path, cache: Path, loaders: dict, workers: int = 4) -> int:
+    """Teacher CT embeddings of ``loaders``' cases in ``workers`` processes, merged into the
+    :class:`~radvoice.training.student_data.TeacherTargets` cache. Returns the number added."""
+    import multiprocessing as mp
+
+    from radvoice.nn.clip import load_teacher
+    from radvoice.training.student_data import TeacherTargets, teacher_key
+
+    targets = TeacherTargets(None, cache, teacher_key(teacher_dir))
+    load_teacher(teacher_dir, with_text=False)  # SHA-256 check before forking
+    todo = sorted(c for c in loaders if c not in targets.ct)
+    if not todo:
+        return 0
+    _JOB.update(teacher=Path(teacher_dir), loaders=loaders)
+    shards = [todo[i::workers] for i in range(workers) if todo[i::workers]]
+    with mp.get_context("fork").Pool(len(shards)) as pool:
+        for part in pool.imap_unordered(_embed_shard, shards):
+            targets.ct.update(part)
+    targets.save()
+    return len(todo)

@@ -29,6 +29,7 @@ class EvalSettings:
     cascade: bool = True
     conditions: tuple[str, ...] = CONDITIONS
     device: str = "cpu"
+    teacher: Path | None = None  # default: models/teacher
 
 
 def build_inputs(s: EvalSettings) -> EvalInputs:
@@ -37,7 +38,7 @@ def build_inputs(s: EvalSettings) -> EvalInputs:
     from radvoice.nn.speech_student import SpeechStudent
     from radvoice.training.student_data import TeacherTargets, corpus_utterances, teacher_key
 
-    teacher_dir = Path(s.models) / "teacher"
+    teacher_dir = Path(s.teacher) if s.teacher else Path(s.models) / "teacher"
     if not teacher_dir.is_dir():
         raise EvalDataError(f"no teacher model at {teacher_dir}")
     bundle = load_teacher(teacher_dir, with_text=True, device=s.device)

@@ -147,7 +147,7 @@ def build_student_corpus(
     prompts = [
         p for p in prompt_items() if prompt_templates is None or p["template"] < prompt_templates
     ]
-    items = case_items(out, spoken_rows, queries_per_case) + prompts
+    items = prompts + case_items(out, spoken_rows, queries_per_case)  # prompts first: short
     write_items(items, out / SPEECH_DIR / ITEMS_NAME)
     plan = plan_for_engines(voices, seed)
     done = {"n": 0}

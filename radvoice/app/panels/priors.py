@@ -1,7 +1,7 @@
 """Prior-cases panel: similar cases from the local library, best first.
 
 Each row: thumbnail, case id, similarity, labels and a report snippet. Double-click (or Enter)
-emits ``open_requested(path)``.
+emits ``activated(PriorResult)`` and, when the row has a path, ``open_requested(path)``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ SNIPPET_CHARS = 160
 
 
 def item_text(result: PriorResult) -> str:
-    labels = ", ".join(result.labels) if result.labels else "no labelled findings"
+    if result.labels:
+        labels = ", ".join(result.labels)
+    elif result.extra.get("labels_known", True):
+        labels = "no labelled findings"
+    else:
+        labels = "labels unknown"
     snippet = " ".join(result.report_snippet.split())
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -36,6 +41,7 @@ class PriorsPanel(QWidget):
     """Shows a :class:`PriorsState`."""
 
     open_requested = Signal(str)
+    activated = Signal(object)  # the PriorResult of the row
 
     def __init__(self, state: PriorsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +85,7 @@ class PriorsPanel(QWidget):
         for r in results:
             item = QListWidgetItem(item_text(r))
             item.setData(Qt.ItemDataRole.UserRole, r.path)
+            item.setData(Qt.ItemDataRole.UserRole + 1, r)
             item.setToolTip(r.report_snippet or r.case_id)
             if r.thumbnail_png:
                 pix = QPixmap()
@@ -89,6 +96,9 @@ class PriorsPanel(QWidget):
         self.stack.setCurrentWidget(self.list)
 
     def _activated(self, item: QListWidgetItem) -> None:
+        result = item.data(Qt.ItemDataRole.UserRole + 1)
+        if isinstance(result, PriorResult):
+            self.activated.emit(result)
         path = item.data(Qt.ItemDataRole.UserRole)
         if path:
             self.open_requested.emit(str(path))
