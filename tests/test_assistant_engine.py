@@ -186,6 +186,22 @@ def test_library_of_other_models_is_refused_clearly(tmp_path: Path) -> None:
     engine.shutdown()
 
 
+def test_a_broken_speech_model_is_one_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "student").mkdir()  # a student folder without its files
+    models = FakeModels(student_dir=tmp_path / "student")
+    engine = make(models)
+    audio = models.speak(QUERY)
+    speak_in_chunks(engine, audio, utt=1)
+    assert engine.wait_idle(30)
+    assert engine.talk.phase is TalkPhase.ERROR
+    assert engine.talk.message.startswith("speech model unavailable: ")
+    assert "\n" not in engine.talk.message and engine.last_answer is None
+    engine.ask_text(QUERY)  # typed questions still work through the text teacher
+    assert engine.wait_idle(30)
+    assert engine.last_answer.intent.label == "Pleural effusion"
+    engine.shutdown()
+
+
 @pytest.mark.slow
 def test_streaming_student_encodes_only_the_tail_at_release(tmp_path: Path) -> None:
     """The real chunked student (random head on the shipped Whisper tiny.en encoder)."""

@@ -35,10 +35,16 @@ def models_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    return write_toy_student_corpus(tmp_path_factory.mktemp("corpus"), n=24, seed=1)
+    return write_toy_student_corpus(tmp_path_factory.mktemp("corpus"), n=16, seed=1)
 
 
-def _run(models_root: Path, corpus: Path, out: Path, steps: int, kd: bool = True, **kw):
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """Encoder features and teacher targets shared by the runs of this module."""
+    return tmp_path_factory.mktemp("student_cache")
+
+
+def _run(models_root: Path, corpus: Path, out: Path, steps: int, kd: bool = True, cache=None, **kw):
     cfg = load_config("student_tiny")
     cfg.train.max_steps = steps
     if not kd:
@@ -65,12 +71,14 @@ def test_corpus_reader_keeps_roles_and_splits(corpus: Path) -> None:
     assert {u.split for u in utts} == {"train", "val", "test_seen"}
     prompts = [u for u in utts if u.kind == "prompt"]
     assert all(u.label is not None and u.polarity in (0, 1) for u in prompts)
-    assert set(labels) == set(loaders) and len(labels) == 24
+    assert set(labels) == set(loaders) and len(labels) == 16
     assert all(u.case_id in labels for u in utts if u.kind == "report")
 
 
-def test_training_lowers_the_loss_and_exports_a_loadable_student(models_root, corpus, tmp_path):
-    result = _run(models_root, corpus, tmp_path / "run", steps=16)
+def test_training_lowers_the_loss_and_exports_a_loadable_student(
+    models_root, corpus, tmp_path, cache
+):
+    result = _run(models_root, corpus, tmp_path / "run", steps=16, cache=cache)
     first = np.mean([h["loss"] for h in result.history[:3]])
     last = np.mean([h["loss"] for h in result.history[-3:]])
     assert last < first - 0.05, (first, last)
@@ -103,23 +111,23 @@ def test_cached_features_equal_the_chunked_encoder(models_root, corpus, tmp_path
     assert torch.equal(again.get(some[0])[0], cache.get(some[0])[0])
 
 
-def test_baseline_has_no_distillation_terms(models_root, corpus, tmp_path):
-    result = _run(models_root, corpus, tmp_path / "nokd", steps=3, kd=False)
+def test_baseline_has_no_distillation_terms(models_root, corpus, tmp_path, cache):
+    result = _run(models_root, corpus, tmp_path / "nokd", steps=3, kd=False, cache=cache)
     assert set(result.history[0]) >= {"contrastive", "loss"}
     assert "kd" not in result.history[0] and "query_kd" not in result.history[0]
 
 
-def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path):
-    full = _run(models_root, corpus, tmp_path / "a", steps=6)
-    _run(models_root, corpus, tmp_path / "b", steps=3)
-    resumed = _run(models_root, corpus, tmp_path / "b", steps=6, resume=True)
+def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path, cache):
+    full = _run(models_root, corpus, tmp_path / "a", steps=6, cache=cache)
+    _run(models_root, corpus, tmp_path / "b", steps=6, cache=cache, stop_after=3)
+    resumed = _run(models_root, corpus, tmp_path / "b", steps=6, resume=True, cache=cache)
     assert resumed.step == 6
     assert [h["step"] for h in resumed.history] == list(range(1, 7))
     np.testing.assert_allclose(
         [h["loss"] for h in resumed.history[3:]], [h["loss"] for h in full.history[3:]], rtol=1e-4
     )
     with pytest.raises(CheckpointError):
-        _run(models_root, corpus, tmp_path / "none", steps=2, resume=True)
+        _run(models_root, corpus, tmp_path / "none", steps=2, resume=True, cache=cache)
 
 
 def test_cli_trains_a_student_and_rejects_bad_input(models_root, corpus, tmp_path, capsys):

@@ -19,6 +19,7 @@ from radvoice.training.config import load_config
 from radvoice.training.export import publish_model
 from radvoice.training.loop import CheckpointError, batch_indices
 from radvoice.training.teacher import train_teacher
+from radvoice.training.teacher_eval import evaluate_model_dir
 from radvoice.training.text_cache import cached_features
 from radvoice.training.toy import toy_records
 
@@ -95,7 +96,11 @@ def test_registry_rejects_corrupt_or_unregistered_weights(records, cache, tmp_pa
     result = train_teacher(_cfg(1), records, tmp_path / "run", cache_dir=cache, progress=False)
     published = publish_model(result.model_dir, tmp_path / "models" / "teacher")
     assert [p.name for p in published] == ["config.json", "model.safetensors"]
-    assert load_teacher(tmp_path / "models" / "teacher", with_text=False).thresholds.shape == (18,)
+    bundle = load_teacher(tmp_path / "models" / "teacher", with_text=False)
+    assert bundle.thresholds.shape == (18,)
+    held_out = evaluate_model_dir(tmp_path / "models" / "teacher", records[:8], cache)
+    assert np.array_equal(held_out.thresholds, bundle.thresholds)  # the model's, not refitted
+    assert held_out.metrics["n_cases"] == 8 and held_out.probabilities.shape == (8, 18)
     weights = result.model_dir / "model.safetensors"
     good = weights.read_bytes()
     data = bytearray(good)

@@ -104,7 +104,7 @@ class LibraryDialog(QDialog):
         self.choose_button.clicked.connect(self.choose_folder)
         self.import_files_button.clicked.connect(self.choose_import_files)
         self.import_folder_button.clicked.connect(self.choose_import_folder)
-        self.demo_button.clicked.connect(lambda: self.build_demo(self.demo_cases.value()))
+        self.demo_button.clicked.connect(lambda: self.build_demo())
         self.reindex_button.clicked.connect(self.reindex)
         self.cancel_button.clicked.connect(self.cancel_task)
         self.close_button.clicked.connect(self.close)
@@ -233,7 +233,9 @@ class LibraryDialog(QDialog):
             lambda progress: tasks.import_paths(lib, models, paths, progress),
         )
 
-    def build_demo(self, n_cases: int = DEMO_CASES) -> bool:
+    def build_demo(self, n_cases: int | None = None) -> bool:
+        """Build (or complete: it resumes) the demo library; ``n_cases`` defaults to the box."""
+        n_cases = self.demo_cases.value() if n_cases is None else int(n_cases)
         if self.models is None or not self._ensure_library():
             self._say("No model loaded: the demo library cannot be embedded")
             return False

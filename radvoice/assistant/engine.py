@@ -86,6 +86,7 @@ class Assistant:
         self._stream: SpeechStream | None = None
         self._stream_utt: int | None = None
         self._stream_broken = False
+        self._stream_error = ""
         self._gen = 0
         self._volume: Volume | None = None
         self._embedding: np.ndarray | None = None
@@ -120,7 +121,7 @@ class Assistant:
                 self.models_problem = models.reason if models is not None else "no models given"
             else:
                 self.models, self.models_problem = models, ""
-            self._stream, self._stream_utt = None, None
+            self._stream, self._stream_utt, self._stream_error = None, None, ""
         if self.models is None:
             self.findings.clear(f"{NO_MODEL} — {self.models_problem}")
         elif self._volume is not None:
@@ -159,6 +160,8 @@ class Assistant:
     def _guard(self, fn: Callable, *args) -> None:
         try:
             fn(*args)
+        except RadVoiceError as err:
+            self._say(str(err).splitlines()[0], error=True)
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("assistant task %s failed", getattr(fn, "__name__", fn))
             self._say("Something went wrong in the assistant (see the log)", error=True)
@@ -253,12 +256,22 @@ class Assistant:
         self._submit(self._speech_pool, self._push, int(utterance_id), data, int(start))
 
     def _speech_stream(self) -> SpeechStream:
+        """The speech model's streaming session, loaded once (a failure is kept, not retried)."""
+        if self._stream_error:
+            raise RadVoiceError(self._stream_error)
         if self._stream is None:
-            self._stream = open_speech_stream(self.models)  # type: ignore[arg-type]
+            try:
+                self._stream = open_speech_stream(self.models)  # type: ignore[arg-type]
+            except RadVoiceError as err:
+                self._stream_error = f"speech model unavailable: {str(err).splitlines()[0]}"
+                raise RadVoiceError(self._stream_error) from None
         return self._stream
 
     def _push(self, utterance_id: int, samples: np.ndarray, start: int) -> None:
-        stream = self._speech_stream()
+        try:
+            stream = self._speech_stream()
+        except RadVoiceError:
+            return  # reported once, at key release
         if utterance_id != self._stream_utt:
             stream.reset()
             self._stream_utt, self._stream_broken = utterance_id, False

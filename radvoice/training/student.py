@@ -15,6 +15,7 @@ teacher loop (:mod:`radvoice.training.loop`).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,8 +213,11 @@ def train_student(
     export_dir: Path | None = None,
     models_root: Path | None = None,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> StudentResult:
-    """Train (or resume) a speech student into ``out_dir``; export to ``export_dir``."""
+    """Train (or resume) a speech student into ``out_dir``; export to ``export_dir``.
+
+    ``stop_after`` ends the run early at that step (checkpointed, as an interruption would)."""
     from radvoice.nn.clip import load_teacher
     from radvoice.nn.registry import models_dir
 
@@ -327,7 +331,9 @@ def train_student(
             torch.nn.utils.clip_grad_norm_(student.trainable_parameters(), ts.grad_clip)
         optimizer.step()
         record = {k: float(v.detach()) for k, v in parts.items()}
-        record.update(step=step + 1, lr=optimizer.param_groups[0]["lr"], scale=float(scale))
+        record.update(
+            step=step + 1, lr=optimizer.param_groups[0]["lr"], scale=float(scale.detach())
+        )
         history.append(record)
         if bar is not None:
             bar.update(1)
@@ -342,6 +348,8 @@ def train_student(
             _save(ckpt_path, student, log_scale, optimizer, step + 1, cfg, history)
         if ts.max_minutes > 0 and _over_time(timer, ts.max_minutes, ctx):
             logger.info(f"time budget of {ts.max_minutes} min reached at step {step + 1}")
+            break
+        if stop_after is not None and step + 1 >= stop_after:
             break
         barrier(ctx)
     if bar is not None:
@@ -524,4 +532,5 @@ def train_student_cli(
         resume=resume,
         cache_dir=Path(data).expanduser() / "cache",
         export_dir=export,
+        progress=sys.stderr.isatty(),
     )

@@ -201,12 +201,14 @@ class FeatureCache:
 
 
 def encoder_key(student) -> str:
-    """Identity of the frozen encoder + chunking: the features' cache key."""
+    """Identity of the frozen encoder + chunking (not the head): the features' cache key."""
     enc = student.encoder.state_dict()
     h = hashlib.sha256()
     for k in sorted(enc)[:4]:
         h.update(enc[k].detach().float().cpu().numpy().tobytes()[:4096])
-    h.update(json.dumps(student.config.to_dict(), sort_keys=True).encode())
+    cfg = student.config.to_dict()
+    ident = {k: cfg[k] for k in ("encoder", "chunking", "encoder_name")}  # not the head
+    h.update(json.dumps(ident, sort_keys=True).encode())
     return h.hexdigest()[:12]
 
 

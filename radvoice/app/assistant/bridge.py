@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from radvoice.app.assistant.comparison import ComparisonDock
 from radvoice.app.orientation import OrientedVolume
@@ -91,6 +91,8 @@ class AssistantBridge(QObject):
         if models is DEFAULT:
             models = load_default_models()
         problem = ""
+        if library is not DEFAULT and library is not None:
+            self.library_dir = Path(library.directory)
         if library is DEFAULT:
             library, problem = self._open_configured_library()
         self.engine = Assistant(
@@ -142,8 +144,14 @@ class AssistantBridge(QObject):
         ):  # fmt: skip
             if cmd.name not in reg:
                 reg.register(cmd)
-        menu = self.window.menuBar().addMenu("&Library")
+        bar = self.window.menuBar()
+        menu = QMenu("&Library", bar)
         menu.setObjectName("libraryMenu")
+        help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        if help_action is not None:
+            bar.insertMenu(help_action, menu)
+        else:
+            bar.addMenu(menu)
         self.window.binder.fill_menu(
             menu, ["library.similar_to_volume", None, "compare.close", None, "library.dialog"]
         )
@@ -242,7 +250,8 @@ class AssistantBridge(QObject):
             )
         )  # fmt: skip
         self._prompt = box
-        box.open()
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
 
     def _first_run_choice(self, choice: str) -> None:
         if self.closed:
