@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -295,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + HEADER)
     for r in rows:
         print(_fmt(r))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(f"\npeak RSS of this run: {peak:.2f} GiB")
     return 0
 
 

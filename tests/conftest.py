@@ -9,6 +9,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config) -> None:  # noqa: ARG001
+    """Import the packages that bundle their own LLVM (triton) before any OpenGL context exists.
+
+    Mesa llvmpipe loads its LLVM at the first VTK render; importing triton after that segfaults
+    (see radvoice/app/assistant/preload.py). The app does the same at start-up.
+    """
+    from radvoice.app.assistant.preload import preload_llvm_users
+
+    preload_llvm_users()
+
+
 def _find_real_ct() -> Path | None:
     for cand in (REPO.parent / "shared" / "data" / "ct", REPO / ".." / "shared" / "data" / "ct"):
         if (cand / "lung1_image.nrrd").exists():

@@ -14,6 +14,9 @@ import pytest
 from test_assistant_support import REPORTS, FakeModels, build_library, make_volume
 
 pytest.importorskip("PySide6")
+from radvoice.app.assistant.preload import preload_llvm_users  # noqa: E402
+
+preload_llvm_users()  # at collection, before any render of the session (see preload.py)
 from PySide6.QtCore import QEvent, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
@@ -234,4 +237,79 @@ def test_first_run_builds_the_demo_library_with_progress(
     assert dialog.last_message.startswith("cancelled")
     assert 1 <= int(dialog.cases_label.text()) < 41
     win.close()
+    assert assistant_threads() == []
+
+
+class RecordingStream:
+    """A speech stream double: counts what the recorder streamed before the key release."""
+
+    def __init__(self, models: FakeModels, text: str) -> None:
+        self.models, self.text = models, text
+        self.n = 0
+        self.pushes = 0
+        self.finished_at: int | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.n
+
+    def push(self, samples: np.ndarray) -> int:
+        self.n += int(np.asarray(samples).size)
+        self.pushes += 1
+        return 0
+
+    def finish(self) -> np.ndarray:
+        self.finished_at = self.n
+        return self.models.embed_text(self.text)
+
+    def reset(self) -> None:
+        self.n = 0
+
+
+def test_push_to_talk_recorder_streams_into_the_assistant(make_window, qtbot, tmp_path) -> None:
+    """The real recorder (fake audio device) → talk bridge → assistant → findings."""
+    from audio_support import FakeBackend
+
+    from radvoice.app.assistant import attach_assistant
+    from radvoice.app.talk_bridge import attach_talk_bridge
+    from radvoice.audio import PushToTalkRecorder, RecorderConfig
+    from radvoice.audio.backend import InputDevice
+
+    class StreamingModels(FakeModels):
+        def speech_stream(self):
+            return self.stream
+
+    models = StreamingModels()
+    models.stream = RecordingStream(models, QUERY)
+    backend = FakeBackend([InputDevice(0, "Mic", "ALSA", 1, 16000, True)])
+    recorder = PushToTalkRecorder(backend, RecorderConfig(watchdog_s=None), config_dir=tmp_path)
+    win = make_window()
+    talk = attach_talk_bridge(win, recorder=recorder, dictation_mics=False)
+    bridge = attach_assistant(win, models=models, library=None, first_run=False)
+    assert recorder.sync()
+    win.set_volume(make_volume(21))
+    qtbot.waitUntil(lambda: not win.findings_panel.showing_empty_state, timeout=20000)
+
+    rng = np.random.default_rng(1)
+    t = np.arange(16000 * 2) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    backend.stream.feed((3e-4 * rng.standard_normal(9600)).astype(np.float32))
+    assert recorder.sync()
+    win.commands.press("talk.push")
+    backend.stream.feed(speech)
+    assert recorder.sync()
+    qtbot.waitUntil(lambda: models.stream.n >= speech.size, timeout=10000)
+    assert models.stream.finished_at is None  # encoded while the key is still held
+    with qtbot.waitSignal(talk.utterance_heard, timeout=10000) as heard:
+        with qtbot.waitSignal(bridge.answered, timeout=20000) as got:
+            win.commands.release("talk.push")
+            backend.stream.feed((3e-4 * rng.standard_normal(9600)).astype(np.float32))
+            assert recorder.sync()
+    utterance = heard.args[0]
+    assert models.stream.finished_at == utterance.audio.size  # every sample, streamed once
+    assert models.stream.pushes > 10
+    assert got.args[0].intent.label == "Pleural effusion"
+    qtbot.waitUntil(lambda: win.findings_panel.order[0][0] == "Pleural effusion", timeout=5000)
+    win.close()
+    talk.shutdown()
     assert assistant_threads() == []

@@ -51,6 +51,9 @@ def run_app(path: str | None) -> int:
     target = str(path) if path else str(imaging.sample_case_path())
     if path and not os.path.exists(path):
         raise RadVoiceError(f"{path}: no such file or folder")
+    from radvoice.app.assistant.preload import preload_llvm_users
+
+    preload_llvm_users()  # before the first OpenGL render: Mesa's LLVM and triton's collide
     app = application()
     from radvoice.app.main_window import MainWindow
 

@@ -36,17 +36,20 @@ class ModelsMissing:
 
 
 def load_default_models(root: Path | str | None = None) -> AssistantModels | ModelsMissing:
-    """The shipped teacher + student (weights load lazily, SHA-256 checked), or why not.
+    """The shipped models (weights load lazily, SHA-256 checked), or why there are none.
 
-    Only the folders are checked here: loading the weights happens on the worker thread.
+    The teacher is required (findings, typed questions, the library); without the speech
+    student only spoken input fails, with its own message at key release. Only folders are
+    checked here: the weights load on the worker thread.
     """
     try:
         from radvoice.nn.pipeline import RadVoiceModels
     except ImportError as err:  # pragma: no cover - only while the pipeline is incomplete
         return ModelsMissing(f"the model code is unavailable ({err})")
     models = RadVoiceModels(root=root)
-    missing = [p for p in (models.teacher_dir, models.student_dir) if not Path(p).is_dir()]
-    if missing:
-        names = ", ".join(f"{Path(p).parent.name}/{Path(p).name}" for p in missing)
-        return ModelsMissing(f"the trained models are not installed ({names} missing)")
+    teacher = Path(models.teacher_dir)
+    if not teacher.is_dir():
+        return ModelsMissing(
+            f"the trained models are not installed ({teacher.parent.name}/{teacher.name} missing)"
+        )
     return models  # type: ignore[return-value]

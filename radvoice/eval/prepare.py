@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lung2-cases", type=int, default=24)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--skip-features", action="store_true")
+    p.add_argument("--texts", action="store_true", help="with --teacher: text targets only")
     args = p.parse_args(argv)
     import torch
 
@@ -70,29 +71,48 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not args.skip_features:
         prepare(Path(args.data), args.config, not args.no_cascade)
-    if args.teacher:
+    if args.teacher and args.texts:
+        n = embed_texts(Path(args.teacher), Path(args.data))
+        logging.info(f"embedded {n} texts")
+    elif args.teacher:
         loaders = needed_cases(Path(args.data), args.eval_data, args.real_ct, args.lung2_cases)
         n = embed_ct_parallel(Path(args.teacher), Path(args.data) / "cache", loaders, args.workers)
         logging.info(f"embedded {n} CT cases ({len(loaders)} needed)")
     return 0
 
 
+def embed_texts(teacher_dir: Path, data: Path) -> int:
+    """Teacher text embeddings of every spoken text and cached transcript (targets cache)."""
+    import json
+
+    from radvoice.nn.clip import load_teacher
+    from radvoice.training.student_data import TeacherTargets, corpus_utterances, teacher_key
+
+    cache = data / "cache"
+    bundle = load_teacher(teacher_dir, with_text=True)
+    targets = TeacherTargets(bundle, cache, teacher_key(teacher_dir))
+    texts = {u.text for u in corpus_utterances(data)}
+    for f in cache.glob("transcripts_*.json"):
+        texts |= {t.strip() or "(silence)" for t in json.loads(f.read_text()).values()}
+    before = len(targets.text)
+    targets.ensure_text(sorted(texts))
+    return len(targets.text) - before
+
+
 def needed_cases(data: Path, eval_data: str | None, real_ct: str | None, n_lung2: int) -> dict:
     """Volume loaders of every case training and ``radvoice eval`` embed."""
     from radvoice.eval.eval_sets import corpus_case_set, lung2_case_set
+    from radvoice.eval.runner import calibration_ids
     from radvoice.training.student_data import corpus_utterances
 
-    spoken = {u.case_id for u in corpus_utterances(data) if u.kind == "report"}
+    utts = corpus_utterances(data)
+    spoken = {u.case_id for u in utts if u.kind == "report"} | calibration_ids(data, utts)
     loaders = dict(corpus_case_set(data, "spoken", spoken).loaders)
     if eval_data:
         loaders.update(corpus_case_set(Path(eval_data), "test").loaders)
     if real_ct:
         loaders.update(lung2_case_set(Path(real_ct), data / "cache", n_lung2).loaders)
     return loaders
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 _JOB: dict = {}
@@ -134,3 +154,7 @@ def embed_ct_parallel(teacher_dir: Path, cache: Path, loaders: dict, workers: in
             targets.ct.update(part)
     targets.save()
     return len(todo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

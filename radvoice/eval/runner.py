@@ -15,6 +15,7 @@ from radvoice.eval.eval_sets import (
 from radvoice.eval.zeroshot_eval import EvalInputs
 
 log = logging.getLogger(__name__)
+CALIBRATION_CASES = 40
 STUDENT_DIRS = {"speech_kd": "student", "speech_nokd": "student_nokd"}
 
 
@@ -30,6 +31,17 @@ class EvalSettings:
     conditions: tuple[str, ...] = CONDITIONS
     device: str = "cpu"
     teacher: Path | None = None  # default: models/teacher
+
+
+def calibration_ids(data: Path, utts: list, cap: int = CALIBRATION_CASES) -> set[str]:
+    """Threshold-calibration cases: the spoken val cases, then cases never spoken (no student
+    saw them), up to ``cap``."""
+    from radvoice.data.corpus import read_manifest
+
+    spoken = {u.case_id for u in utts if u.kind == "report"}
+    chosen = sorted({u.case_id for u in utts if u.split == "val" and u.kind == "report"})
+    rest = [r["case_id"] for r in read_manifest(data) if r["case_id"] not in spoken]
+    return set((chosen + rest)[:cap])
 
 
 def build_inputs(s: EvalSettings) -> EvalInputs:
@@ -55,13 +67,12 @@ def build_inputs(s: EvalSettings) -> EvalInputs:
     test_utts = [u for u in utts if u.split.startswith("test")]
     if not test_utts:
         raise EvalDataError(f"{s.data}: no spoken test utterances")
-    val_cases = {u.case_id for u in utts if u.split == "val" and u.kind == "report"}
     test_cases = {u.case_id for u in test_utts if u.kind == "report"}
     if not Path(s.eval_data).is_dir():
         raise EvalDataError(f"evaluation CT corpus not found: {s.eval_data}")
     sets = {
         "test": corpus_case_set(Path(s.eval_data), "test"),
-        "calib": corpus_case_set(Path(s.data), "calib", val_cases),
+        "calib": corpus_case_set(Path(s.data), "calib", calibration_ids(Path(s.data), utts)),
     }
     conditions = tuple(s.conditions)
     if "lung2" in conditions:

@@ -9,7 +9,8 @@ Per system and condition:
   pathology's "present" / "not present" prompts averaged over templates — and, for speech, over
   the spoken prompts of that condition); AUROC, weighted F1, accuracy and precision per class and
   macro, thresholds chosen on the calibration set (ROC point closest to (0, 1));
-* spoken report → volume Recall@{1,5,10} among the test reports' cases;
+* spoken report (part) → volume Recall@{1,5,10} in a gallery of the report cases plus the
+  test CT set;
 * spoken query → pathology top-1 accuracy (teacher query prototypes).
 
 Gap recovery = (speech KD − speech no-KD) / (text − speech no-KD), on macro AUROC.
@@ -35,7 +36,7 @@ from radvoice.eval.eval_sets import (
     noise_transform,
     transcripts,
 )
-from radvoice.eval.metrics import classification_report, recall_at_k
+from radvoice.eval.metrics import classification_report
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
 from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
@@ -224,6 +225,22 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
     return EvalResult(cells, gap, info)
 
 
+def report_retrieval(inp: EvalInputs, embed: Embedder, reports: list[Utterance]) -> dict:
+    """Spoken report (or report part) → its volume among the report cases + the test CT set."""
+    assert inp.report_cases is not None
+    ids = list(dict.fromkeys(inp.report_cases.case_ids + inp.sets["test"].case_ids))
+    have = [u for u in reports if u.case_id in set(inp.report_cases.case_ids)]
+    if not have:
+        return {}
+    sim = (embed(have).float() @ inp.targets.ct_of(ids).T).numpy()
+    truth = np.array([ids.index(u.case_id) for u in have])
+    true_sim = sim[np.arange(len(have)), truth]
+    rank = (sim > true_sim[:, None]).sum(axis=1)  # ties favour the truth, as recall_at_k does
+    out = {f"R@{k}": float(np.mean(rank < k)) for k in (1, 5, 10)}
+    out.update(n=len(have), gallery=len(ids))
+    return out
+
+
 def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None:
     utts = condition_utterances(inp.utterances, cond)
     prompts_u = [u for u in utts if u.kind == "prompt"]
@@ -261,16 +278,7 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         roc=(cases.labels[known], probs[known]),
     )
     if cond != "lung2" and reports_u and inp.report_cases is not None:
-        ids = inp.report_cases.case_ids
-        have = [u for u in reports_u if u.case_id in set(ids)]
-        if len(have) >= 2:
-            emb = embed(have)
-            order = [ids.index(u.case_id) for u in have]
-            others = [i for i in range(len(ids)) if i not in set(order)]
-            gallery = inp.targets.ct_of([ids[i] for i in order + others])
-            rec = recall_at_k((emb @ gallery.T).numpy(), (1, 5, 10))
-            cell.retrieval = {f"R@{k}": v for k, v in rec.items()}
-            cell.retrieval["n"] = len(have)
+        cell.retrieval = report_retrieval(inp, embed, reports_u)
     if cond != "lung2" and queries_u:
         q = F.normalize(embed(queries_u).float(), dim=-1)
         pred = (q @ protos.T).argmax(-1).numpy()

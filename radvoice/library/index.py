@@ -6,7 +6,7 @@ Kinds (inner product on L2-normalised vectors = cosine similarity):
 * ``ivf``   — ``IndexIVFFlat`` (about 2*sqrt(n) lists), up to :data:`PQ_MIN` vectors.
 * ``ivfpq`` — ``IndexIVFPQ`` (32 bytes/vector) with exact re-ranking (``IndexRefineFlat``) beyond.
 * ``hnsw``  — ``IndexHNSWFlat`` (M=32, efConstruction 64), on request only: as fast to query
-  as IVF-Flat on clustered data, but its build was ~10-60x slower here (bench/retrieval.py,
+  as IVF-Flat on clustered data, but its build was 3-30x slower here (bench/retrieval.py,
   docs/notes/library.md) and a rebuild after a removal would take hours at 1M on 2 cores.
 
 faiss runs with one OpenMP thread unless ``RADVOICE_FAISS_THREADS`` says otherwise: a single

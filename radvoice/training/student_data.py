@@ -225,9 +225,20 @@ class TeacherTargets:
             self.ct, self.text = dict(d["ct"]), dict(d["text"])
 
     def save(self) -> None:
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
+        """Merge into the file on disk under a lock (several processes may fill it at once)."""
+        if self.path is None:
+            return
+        import fcntl
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.is_file():
+                d = torch.load(self.path, map_location="cpu", weights_only=True)
+                self.ct = {**d["ct"], **self.ct}
+                self.text = {**d["text"], **self.text}
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             torch.save({"ct": self.ct, "text": self.text}, tmp)
             tmp.replace(self.path)
 
