@@ -118,3 +118,20 @@ def test_spoken_prompts_match_their_pathology(models) -> None:
         for r in index
     ]
     assert np.mean(hits) >= FLOORS["prompt_top1"], np.mean(hits)
+
+
+def test_outputs_match_the_reference_recorded_at_shipping(models, cases) -> None:
+    """Golden outputs (FIXTURE/reference.json): any change to weights, grid resampling, the
+    mel front end, chunking or heads moves them. Retrain → re-record with the floors."""
+    from radvoice.audio import load_audio
+
+    ref = json.loads((FIXTURE / "reference.json").read_text())
+    volumes, _ = cases
+    got = {
+        "ct_case0": models.embed_volume(volumes[0]),
+        "text_query": models.embed_text(ref["text_query_input"]),
+        "speech_prompt0": models.embed_audio(load_audio(FIXTURE / ref["speech_prompt0_file"])),
+    }
+    for key, vec in got.items():
+        cos = float(np.dot(vec, np.asarray(ref[key], dtype=np.float32)))
+        assert cos > 0.999, (key, cos)
