@@ -114,10 +114,10 @@ class FakeHandle:
         self.closed = False
 
     def open_path(self, path: bytes) -> None:
-        pass
+        self.path = path
 
     def set_nonblocking(self, flag: int) -> None:
-        pass
+        self.nonblocking = flag
 
     def read(self, size: int) -> list[int]:
         if not self.reports:

@@ -295,7 +295,7 @@ def test_discover_then_read_parses_headers_once(
 
 def test_progress_callback_can_cancel(crop: Volume, tmp_path: Path) -> None:
     class Cancelled(Exception):
-        pass
+        """Raised by the progress callback to cancel the read."""
 
     def progress(fraction: float, message: str) -> None:
         if message.startswith("reading slice 3/"):

@@ -9,32 +9,13 @@ import numpy as np
 from radvoice.data.phantom.context import Chest
 from radvoice.data.phantom.shapes import noise_field, splat_segments, tube_distance
 from radvoice.data.phantom.trees import grow_tree, offset_tree
+from radvoice.labels import PATHOLOGIES
 
 if TYPE_CHECKING:
     from radvoice.data.phantom.anatomy import _Builder
 
-SYNTHETIC_SUPPORTED = frozenset(
-    [
-        "Medical material",
-        "Arterial wall calcification",
-        "Cardiomegaly",
-        "Pericardial effusion",
-        "Coronary artery wall calcification",
-        "Hiatal hernia",
-        "Lymphadenopathy",
-        "Emphysema",
-        "Atelectasis",
-        "Lung nodule",
-        "Lung opacity",
-        "Pulmonary fibrotic sequela",
-        "Pleural effusion",
-        "Mosaic attenuation pattern",
-        "Peribronchial thickening",
-        "Consolidation",
-        "Bronchiectasis",
-        "Interlobular septal thickening",
-    ]
-)
+# the procedural phantom can show every CT-RATE finding
+SYNTHETIC_SUPPORTED = frozenset(PATHOLOGIES)
 
 
 def lobe_map(
