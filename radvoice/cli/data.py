@@ -138,11 +138,14 @@ def _synth(args: argparse.Namespace) -> int:
                     id=f"{r['case_id']}_report",
                     text=f"{rep['findings']} {rep['impression']}",
                     kind="report",
+                    group=r["case_id"],
                 )
             )
             for qi, q in enumerate(doc["queries"]):
                 items.append(
-                    speech.SpeechItem(id=f"{r['case_id']}_q{qi}", text=q["text"], kind="query")
+                    speech.SpeechItem(
+                        id=f"{r['case_id']}_q{qi}", text=q["text"], kind="query", group=r["case_id"]
+                    )
                 )
         sbar = tqdm(desc="speech", unit="utt")
 
