@@ -77,6 +77,8 @@ def test_held_key_moves_meter_and_autorepeat_keeps_hold(window, pulse, qtbot, tm
     recorder = PushToTalkRecorder(config=RecorderConfig(), config_dir=tmp_path / "mic")
     recorder.select_device("pulse")
     bridge = _attach(window, tmp_path, recorder)
+    talk_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Talk")
+    assert "action:talk.toggle_mode" in [a.objectName() for a in talk_menu.actions()]
     heard: list[Utterance] = []
     bridge.utterance_heard.connect(heard.append)
     qtbot.waitUntil(lambda: recorder.last_level is not None, timeout=10000)

@@ -168,6 +168,9 @@ def attach_talk_bridge(window: Any, **kwargs: Any) -> TalkBridge:
 
     bridge = TalkBridge(window.talk, window.commands, parent=window, **kwargs)
     window.talk_bridge = bridge
+    talk_menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&Talk"), None)
+    if talk_menu is not None:
+        window.binder.fill_menu(talk_menu, [TOGGLE_MODE_COMMAND])
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(bridge.shutdown)
