@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cursor",
         default=None,
-        help="crosshair voxel index I,J,K or fractions like 0.3,0.5,0.5 (default: the centre)",
+        help="crosshair voxel index I,J,K or fractions like 0.3,0.5,0.5 "
+        "(default: through a lung when one is found, else the centre)",
     )
     p.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
     p.set_defaults(func=run)
@@ -73,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
     from radvoice.imaging import read_volume
 
     volume = read_volume(args.volume)
-    cursor = parse_cursor(args.cursor, volume.size_xyz) if args.cursor else None
+    if args.cursor:
+        cursor = parse_cursor(args.cursor, volume.size_xyz)
+    else:
+        from radvoice.imaging.landmarks import lung_crosshair
+
+        cursor = lung_crosshair(volume)
     render = args.render or ("ct-lung" if args.preset == "lung" else "ct-bone")
     app = application()
     from radvoice.app.main_window import MainWindow
