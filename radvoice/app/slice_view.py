@@ -21,7 +21,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapp
 from radvoice.app.orientation import VIEW_GEOMETRY, OrientedVolume
 from radvoice.app.overlay_text import OverlayText
 from radvoice.app.state import ViewerState
-from radvoice.app.vtk_support import QVTKRenderWindowInteractor, capture_rgb
+from radvoice.app.vtk_support import QVTKRenderWindowInteractor, capture_rgb, release_view
 
 VIEW_COLORS: dict[str, tuple[float, float, float]] = {
     "axial": (0.95, 0.33, 0.30),
@@ -260,16 +260,7 @@ class SliceView:
 
     def close(self) -> None:
         """Stop listening and release the GL context (call from the window's closeEvent)."""
-        if self.closed:
-            return
-        self.closed = True
-        for event, handler in self._subscriptions:
-            self.state.events[event].disconnect(handler)
-        self.widget.Finalize()
-        # drop every reference to the render window so that VTK frees it (and its X display)
-        self.style.RemoveAllObservers()
-        self.interactor.RemoveAllObservers()
-        self.interactor = self.style = self.render_window = None  # type: ignore[assignment]
+        release_view(self)
 
     # -- camera ---------------------------------------------------------------------------------
     def reset_camera(self) -> None:

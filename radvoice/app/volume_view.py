@@ -32,6 +32,7 @@ from radvoice.app.vtk_support import (
     capture_rgb,
     image_data_from_array,
     is_software_renderer,
+    release_view,
 )
 
 DEFAULT_MAX_DIM = 256
@@ -212,16 +213,7 @@ class VolumeView:
         return capture_rgb(self.render_window)
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        for event, handler in self._subscriptions:
-            self.state.events[event].disconnect(handler)
-        self.widget.Finalize()
-        # drop every reference to the render window so that VTK frees it (and its X display)
-        self.style.RemoveAllObservers()
-        self.interactor.RemoveAllObservers()
-        self.interactor = self.style = self.render_window = None  # type: ignore[assignment]
+        release_view(self)
 
     def toggle_maximized(self) -> None:
         self.state.active_view = self.name

@@ -124,3 +124,22 @@ def capture_rgb(window: vtkRenderWindow) -> np.ndarray:
     w, h, _ = out.GetDimensions()
     arr = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[:, :, :3]
     return np.ascontiguousarray(arr[::-1])
+
+
+def release_view(view) -> None:
+    """Close a VTK view for good: stop listening to state, finalise its render window.
+
+    Every reference to the render window is dropped so that VTK frees it and its X display
+    connection (a window left open when Xvfb stops makes Xlib abort the process).
+    ``view`` has ``closed``, ``state``, ``_subscriptions``, ``widget``, ``style``,
+    ``interactor`` and ``render_window``; a second call does nothing.
+    """
+    if view.closed:
+        return
+    view.closed = True
+    for event, handler in view._subscriptions:
+        view.state.events[event].disconnect(handler)
+    view.widget.Finalize()
+    view.style.RemoveAllObservers()
+    view.interactor.RemoveAllObservers()
+    view.interactor = view.style = view.render_window = None

@@ -8,24 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import numpy as np
+from radvoice.nn.contract import EmbeddingModels
 
-from radvoice.imaging.volume import Volume
-
-
-@runtime_checkable
-class AssistantModels(Protocol):
-    """``RadVoiceModels``' contract (docs/CONTRACTS.md)."""
-
-    def embed_volume(self, volume: Volume) -> np.ndarray: ...
-    def embed_text(self, text: str) -> np.ndarray: ...
-    def embed_audio(self, audio: np.ndarray) -> np.ndarray: ...
-    def zero_shot(self, volume_embedding: np.ndarray) -> dict[str, float]: ...
-    @property
-    def thresholds(self) -> dict[str, float]: ...
-    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]: ...
+AssistantModels = EmbeddingModels
+"""``RadVoiceModels``' contract (docs/CONTRACTS.md)."""
 
 
 @dataclass(frozen=True)

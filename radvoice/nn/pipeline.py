@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -18,18 +17,6 @@ from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.registry import ModelIntegrityError, models_dir
-
-
-class EmbeddingModels(Protocol):
-    """What the library and the app rely on (docs/CONTRACTS.md)."""
-
-    def embed_volume(self, volume: Volume) -> np.ndarray: ...
-    def embed_text(self, text: str) -> np.ndarray: ...
-    def embed_audio(self, audio: np.ndarray) -> np.ndarray: ...
-    def zero_shot(self, volume_embedding: np.ndarray) -> dict[str, float]: ...
-    @property
-    def thresholds(self) -> dict[str, float]: ...
-    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]: ...
 
 
 def default_device() -> torch.device:
