@@ -17,6 +17,9 @@ to length), all measured in this one run on this machine:
 
 Also prints how the variable-length encoder outputs differ from Whisper's 30 s padded ones
 (frame-wise cosine on the speech frames), for the whole utterance and for the chunked windows.
+With several ``--sizes`` (default tiny.en and base) it ends with each size's timings as a
+multiple of the first's (base / tiny.en). ``--student DIR`` benchmarks that trained student for
+its own encoder size and a fresh head of the same shape for the other sizes.
 Medians of ``--repeats``; ratios are taken between numbers of this run only.
 """
 
@@ -115,12 +118,16 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
     from radvoice.nn.streaming import ChunkingConfig
 
     chunking = ChunkingConfig(args.chunk, args.context)
+    head = HeadConfig()
+    student = None
     if args.student:
-        student = SpeechStudent.load(Path(args.student))
-        chunking = student.config.chunking
-    else:
+        trained = SpeechStudent.load(Path(args.student))
+        chunking, head = trained.config.chunking, trained.config.head
+        if trained.config.encoder_name == f"whisper-{size}":
+            student = trained
+    if student is None:  # a fresh head (of the trained one's shape) on this size's encoder
         student = SpeechStudent.from_whisper(
-            REPO / "models" / f"whisper-{size}", head=HeadConfig(), chunking=chunking
+            REPO / "models" / f"whisper-{size}", head=head, chunking=chunking
         )
     student.eval()
     piece = 1600  # 100 ms
@@ -183,6 +190,26 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
         result["cascade_min_ms"] = min(r.transcribe_ms + r.embed_ms for r in runs)
         result["cascade_text"] = runs[0].text
     return result
+
+
+RATIO_KEYS = (
+    ("key release → embedding, median", "release_ms"),
+    ("key release → embedding, min", "release_min_ms"),
+    ("key release CPU time", "release_cpu_ms"),
+    ("full re-encoding, chunked windows", "full_chunked_ms"),
+    ("full re-encoding, one pass", "full_unchunked_ms"),
+)
+
+
+def print_ratios(results: list[dict]) -> None:
+    """Each size's timings as a multiple of the first size's (e.g. base / tiny.en)."""
+    first = results[0]
+    for r in results[1:]:
+        print(f"\n{r['size']} / {first['size']} (same utterance, same run)")
+        for label, key in RATIO_KEYS:
+            ratio = r[key] / first[key]
+            r[f"ratio_to_{first['size']}_{key}"] = ratio
+            print(f"  {label:<38}{r[key]:8.1f} / {first[key]:7.1f} ms = {ratio:5.2f}x")
 
 
 def main() -> int:
@@ -257,6 +284,8 @@ def main() -> int:
             f"{r['chunked_vs_padded_cos_min']:.4f}; chunked vs unpadded mean "
             f"{r['chunked_vs_unpadded_cos_mean']:.4f}"
         )
+    if len(results) > 1:
+        print_ratios(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -56,7 +56,17 @@ def run(args: argparse.Namespace) -> int:
             from radvoice.nn.clip import ClipDims
             from radvoice.training.cases import GridCache
 
-            grids = GridCache(cache, ClipDims.from_dict(cfg.model).grid)
+            grid = ClipDims.from_dict(cfg.model).grid
+            grids = GridCache(cache, grid)
+            if cfg.data.workers > 1:
+                from radvoice.training.prefill import prefill_synthetic
+                from radvoice.training.sources import _count
+
+                spec = args.data
+                n = _count(spec, "synthetic:") if ":" in spec else cfg.data.synthetic_cases
+                prefill_synthetic(
+                    n, cfg.data.synthetic_seed, cache, grid, cfg.data.workers, not args.no_progress
+                )
             on_volume = lambda rec, vol: grids.put(rec.case_id, vol)  # noqa: E731
         if args.threads is not None:
             import torch

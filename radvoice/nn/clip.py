@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radvoice.labels import PATHOLOGIES
 from radvoice.nn.ct_encoder import CTEncoder, CTEncoderDims
 from radvoice.nn.grid import ModelGrid
 from radvoice.nn.losses import (
@@ -38,6 +39,8 @@ class LossConfig:
     fn_jaccard: float = 1.0  # label Jaccard at or above which a pair is not a negative
     init_temperature: float = 0.07
     learn_temperature: bool = True
+    query_weight: float = 0.0  # spoken-query phrasings → their pathology's query prototype (CE)
+    query_batch: int = 64
     siglip_init_bias: float = -10.0
     siglip_init_scale: float = 10.0
 
@@ -145,6 +148,12 @@ class CTClip(nn.Module):
             total = total + lc.disease_weight * disease
         parts["loss"] = total
         return parts
+
+    def query_prototypes_from_features(self, proto_features: torch.Tensor) -> torch.Tensor:
+        """Features of :func:`radvoice.nn.zeroshot.query_texts` → ``(L, D)`` prototypes."""
+        emb = self.encode_text_features(proto_features)
+        n = len(PATHOLOGIES)
+        return F.normalize(emb.reshape(n, -1, emb.shape[-1]).mean(1), dim=-1)
 
 
 @dataclass

@@ -108,3 +108,13 @@ def prompt_disease_loss(
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """1 − cosine between matched student and (frozen) teacher embeddings, averaged."""
     return (1.0 - F.cosine_similarity(student, teacher.detach(), dim=-1)).mean()
+
+
+def query_loss(
+    queries: torch.Tensor,
+    prototypes: torch.Tensor,
+    targets: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+) -> torch.Tensor:
+    """Cross-entropy of ``(Q, D)`` query embeddings over ``(L, D)`` pathology prototypes."""
+    return F.cross_entropy(queries @ prototypes.T * logit_scale, targets)

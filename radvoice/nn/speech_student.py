@@ -9,7 +9,8 @@ talks each completed chunk is fully processed and key release costs one window p
 Audio always goes through the chunked windows of :mod:`radvoice.nn.streaming`, in training
 (:meth:`SpeechStudent.forward` on :meth:`SpeechStudent.features`) exactly as at run time
 (:meth:`SpeechStudent.stream`). Checkpoints are ``config.json`` + ``model.safetensors`` with the
-full config (encoder dims, head, chunking) also in the safetensors metadata.
+full config (encoder dims, head, chunking) also in the safetensors metadata; the frozen Whisper
+encoder is referenced by name + SHA-256 rather than copied (:mod:`radvoice.nn.student_files`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from radvoice.nn.streaming import (
     encode_utterances,
     pad_frames,
     utterance_features,
+)
+from radvoice.nn.student_files import (
+    ENCODER_PREFIX,
+    WHISPER_KEY,
+    EncoderMode,
+    load_referenced_encoder,
+    pack_state,
 )
 from radvoice.nn.whisper.model import AudioEncoder, WhisperDims, WhisperModelError, load_encoder
 
@@ -267,28 +275,60 @@ class SpeechStudent(nn.Module):
 
     # -- persistence --------------------------------------------------------------------------
     def save(
-        self, out_dir: Path, dtype: torch.dtype = torch.float32, register: bool = True
+        self,
+        out_dir: Path,
+        dtype: torch.dtype = torch.float32,
+        register: bool = True,
+        encoder: EncoderMode = "auto",
     ) -> list[Path]:
-        """Write ``config.json`` + ``model.safetensors`` (the config is the metadata ``dims``)."""
+        """Write ``config.json`` + ``model.safetensors`` (the config is the metadata ``dims``).
+
+        ``encoder="auto"`` stores only the head and fine-tuned encoder tensors and references the
+        Whisper encoder by name + SHA-256 when a registered copy is found beside ``out_dir`` or
+        in the models folder (see :mod:`radvoice.nn.student_files`), else the full encoder;
+        ``"reference"`` requires the reference, ``"full"`` always copies the encoder.
+        """
         from radvoice.nn.registry import save_model
 
-        cfg = self.config.to_dict()
-        state = {k: v.detach().to("cpu", dtype) for k, v in self.state_dict().items()}
-        config = {"architecture": "radvoice-speech-student", **cfg}
-        return save_model(Path(out_dir), state, config, cfg, register=register)
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        cfg = self.config
+        tensors, ref = pack_state(
+            state, cfg.encoder, cfg.train_top_layers, cfg.encoder_name, Path(out_dir), encoder
+        )
+        dims = cfg.to_dict() | (ref.to_dict() if ref is not None else {})
+        config = {
+            "architecture": "radvoice-speech-student",
+            **dims,
+            "dtype": str(dtype).removeprefix("torch."),
+        }
+        tensors = {k: v.to(dtype) for k, v in tensors.items()}
+        return save_model(Path(out_dir), tensors, config, dims, register=register)
 
     @classmethod
     def load(cls, model_dir: Path, device: str = "cpu", verify: bool = True) -> SpeechStudent:
-        """Load a student saved by :meth:`save`, SHA-256 checked against the registry."""
+        """Load a student saved by :meth:`save`, SHA-256 checked against the registry.
+
+        A referencing checkpoint also loads its Whisper encoder and refuses one whose SHA-256
+        differs from the pinned one (:class:`~radvoice.nn.registry.ModelIntegrityError`).
+        """
         from radvoice.nn.registry import load_model
 
-        tensors, _config, dims = load_model(Path(model_dir), verify=verify)
-        student = cls(StudentConfig.from_dict(dims))
+        model_dir = Path(model_dir)
+        tensors, _config, dims = load_model(model_dir, verify=verify)
+        config = StudentConfig.from_dict(dims)
+        referenced = WHISPER_KEY in dims
+        base = load_referenced_encoder(dims, model_dir, verify) if referenced else None
+        student = cls(config, base)
         try:
-            student.load_state_dict({k: v.float() for k, v in tensors.items()})
+            missing, unexpected = student.load_state_dict(
+                {k: v.float() for k, v in tensors.items()}, strict=not referenced
+            )
         except RuntimeError as err:
             first = str(err).splitlines()[0]
             raise WhisperModelError(
                 f"{model_dir}: weights do not match the config ({first})"
             ) from None
+        bad = list(unexpected) + [k for k in missing if not k.startswith(ENCODER_PREFIX)]
+        if bad:
+            raise WhisperModelError(f"{model_dir}: weights do not match the config ({bad[0]})")
         return student.to(device).eval()

@@ -45,6 +45,7 @@ class DataSettings:
     synthetic_cases: int = 0  # on-the-fly generate_case seeds when --data is "synthetic"
     synthetic_seed: int = 0
     cache_grid: bool = True  # cache resampled grid volumes next to the data
+    workers: int = 1  # processes generating synthetic cases before training (grid cache on)
 
 
 def _build(cls: type, d: dict[str, Any], where: str) -> Any:

@@ -19,6 +19,7 @@ import json
 import logging
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -82,22 +83,60 @@ def case_items(root: Path, rows: list[dict[str, Any]], queries_per_case: int) ->
     return items
 
 
-def to_speech_items(items: list[dict[str, Any]]) -> list[Any]:
-    """SpeechItems: case items grouped by case; prompts spoken in train and in every test split."""
+def query_held_out(text: str) -> bool:
+    """The fixed 15 % of query phrasings (by CRC-32 of the text) that no model trains on: the
+    teacher's query-supervision split uses the same rule."""
+    return zlib.crc32(text.encode("utf-8")) % 100 < 15
+
+
+def phrasing_items(repeats: int = 1) -> list[dict[str, Any]]:
+    """Every query phrasing of :mod:`radvoice.data.queries` as a case-free spoken query:
+    training phrasings ``repeats`` times (a new voice each time), held-out phrasings once,
+    spoken in the test splits only."""
+    from radvoice.data.queries import ALL_QUERIES
+
+    out = []
+    for i, (text, label) in enumerate(ALL_QUERIES):
+        held = query_held_out(text)
+        for r in range(1 if held else repeats):
+            out.append(
+                {
+                    "item_id": f"phrase_{i:04d}" + (f"_r{r}" if r else ""),
+                    "kind": "query",
+                    "text": text,
+                    "label": label,
+                    "polarity": None,
+                    "case_id": None,
+                    "text_split": "test" if held else "train",
+                }
+            )
+    return out
+
+
+def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> list[Any]:
+    """SpeechItems: case items grouped by case; prompts spoken in train (``prompt_repeats``
+    times, each by another voice) and in every test split; phrasings in their fixed split."""
     from radvoice.data.speech import SpeechItem
 
     out = []
     for it in items:
         if it["kind"] == "prompt":
             for split in ("train", "test"):
-                out.append(
-                    SpeechItem(
-                        id=f"{it['item_id']}_{split}",
-                        text=it["text"],
-                        kind="query",
-                        text_split=split,
+                for r in range(prompt_repeats if split == "train" else 1):
+                    out.append(
+                        SpeechItem(
+                            id=f"{it['item_id']}_{split}" + (f"_r{r}" if r else ""),
+                            text=it["text"],
+                            kind="query",
+                            text_split=split,
+                        )
                     )
+        elif it.get("text_split"):
+            out.append(
+                SpeechItem(
+                    id=it["item_id"], text=it["text"], kind="query", text_split=it["text_split"]
                 )
+            )
         else:
             out.append(
                 SpeechItem(id=it["item_id"], text=it["text"], kind=it["kind"], group=it["case_id"])
@@ -128,11 +167,15 @@ def build_student_corpus(
     max_seconds: float = 30.0,
     speech_cases: int | None = None,
     prompt_templates: int | None = None,
+    prompt_repeats: int = 1,
+    phrasing_repeats: int = 0,
 ) -> dict[str, Any]:
     """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds).
 
     ``speech_cases`` speaks only the first cases (all CT cases still serve the evaluation);
-    ``prompt_templates`` speaks only the first prompt templates (fewer, cheaper utterances).
+    ``prompt_templates`` speaks only the first prompt templates (fewer, cheaper utterances);
+    ``prompt_repeats`` speaks each training prompt by that many voices; ``phrasing_repeats`` > 0
+    adds every query phrasing (:func:`phrasing_items`).
     """
     from radvoice.data.corpus import CorpusSettings, build_corpus
     from radvoice.data.speech import plan_for_engines, summarize_speech, synthesize_corpus_audio
@@ -147,7 +190,9 @@ def build_student_corpus(
     prompts = [
         p for p in prompt_items() if prompt_templates is None or p["template"] < prompt_templates
     ]
-    items = prompts + case_items(out, spoken_rows, queries_per_case)  # prompts first: short
+    phrases = phrasing_items(phrasing_repeats) if phrasing_repeats > 0 else []
+    # short items first
+    items = prompts + phrases + case_items(out, spoken_rows, queries_per_case)
     write_items(items, out / SPEECH_DIR / ITEMS_NAME)
     plan = plan_for_engines(voices, seed)
     done = {"n": 0}
@@ -158,7 +203,7 @@ def build_student_corpus(
             log.info(f"speech {count}/{total} ({time.perf_counter() - t0:.0f} s)")
 
     srows = synthesize_corpus_audio(
-        to_speech_items(items),
+        to_speech_items(items, prompt_repeats),
         out / SPEECH_DIR,
         plan,
         seed=seed,
@@ -188,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries-per-case", type=int, default=2)
     p.add_argument("--speech-cases", type=int, help="speak only the first N cases")
     p.add_argument("--prompt-templates", type=int, help="speak only the first K prompt templates")
+    p.add_argument("--prompt-repeats", type=int, default=1, help="voices per training prompt")
+    p.add_argument(
+        "--phrasing-repeats", type=int, default=0, help="speak every query phrasing this often"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     summary = build_student_corpus(
@@ -199,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         args.queries_per_case,
         speech_cases=args.speech_cases,
         prompt_templates=args.prompt_templates,
+        prompt_repeats=args.prompt_repeats,
+        phrasing_repeats=args.phrasing_repeats,
     )
     print(json.dumps(summary, indent=1))
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ def corpus_utterances(root: Path) -> list[Utterance]:
     out = []
     for row in read_speech_manifest(speech):
         item_id = row["item_id"]
-        base = item_id.rsplit("_", 1)[0] if item_id.startswith("prompt_") else item_id
+        base = item_id
+        if item_id.startswith("prompt_"):  # prompt_NNN_<split>[_rK] → prompt_NNN
+            base = re.sub(r"_r\d+$", "", item_id).rsplit("_", 1)[0]
         meta = items.get(base)
         if meta is None:
             continue

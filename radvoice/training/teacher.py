@@ -15,6 +15,7 @@ from torch import nn
 from radvoice.errors import RadVoiceError
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.clip import ClipDims, CTClip
+from radvoice.nn.losses import query_loss
 from radvoice.nn.zeroshot import PROMPT_TEMPLATES, prompt_texts
 from radvoice.training.cases import CaseRecord, GridCache, split_records
 from radvoice.training.config import RunConfig
@@ -62,7 +63,9 @@ class _TeacherForward(nn.Module):
         report_feats: torch.Tensor | None,
         reports: list[str] | None,
         prompt_feats: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        query_feats: torch.Tensor | None = None,
+        proto_feats: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
         ct = self.clip.encode_ct(grid)
         if report_feats is not None:
             txt = self.clip.encode_text_features(report_feats)
@@ -71,7 +74,11 @@ class _TeacherForward(nn.Module):
         prompts = None
         if prompt_feats is not None:
             prompts = self.clip.prompt_embeddings(prompt_feats, len(PATHOLOGIES))
-        return ct, txt.float(), prompts
+        queries = protos = None
+        if query_feats is not None and proto_feats is not None:
+            queries = self.clip.encode_text_features(query_feats).float()
+            protos = self.clip.query_prototypes_from_features(proto_feats).float()
+        return ct, txt.float(), prompts, queries, protos
 
 
 def trainable_state(clip: CTClip) -> dict[str, torch.Tensor]:
@@ -199,6 +206,11 @@ def train_teacher(
         val_feats = cached_features(clip.text, [r.report for r in val_recs], cache_dir, "val")
     if not frozen:
         logger.info(f"fine-tuning the top {dims.text.n_trainable_layers} MiniLM layer(s)")
+    qdata = (
+        _query_data(clip, feat_dir if ctx.is_main else cache_dir)
+        if dims.loss.query_weight > 0
+        else None
+    )
     prompt_feats = prompt_feats.to(ctx.device)
 
     optimizer = torch.optim.AdamW(_param_groups(clip, ts.lr, ts.text_lr, ts.weight_decay))
@@ -231,6 +243,8 @@ def train_teacher(
             f"world {ctx.world_size}, loss {dims.loss.kind}, disease_weight "
             f"{dims.loss.disease_weight}, fn_guard {dims.loss.fn_guard}"
         )
+    if qdata is not None and ctx.is_main:
+        logger.info(f"queries at step {start_step}: {_fmt(query_accuracy(clip, qdata))}")
     bar = None
     if progress and ctx.is_main:
         from tqdm import tqdm
@@ -256,14 +270,26 @@ def train_teacher(
         grid = shift_augment(grid, ts.augment_shift, offsets).to(ctx.device)
         feats = train_feats[torch.from_numpy(local)].to(ctx.device) if frozen else None
         reports = None if frozen else [train_recs[i].report for i in local]
+        q_feats = q_targets = proto_feats = None
+        if qdata is not None:
+            q_pick = torch.randint(0, len(qdata.train_idx), (dims.loss.query_batch,), generator=gen)
+            q_idx = qdata.train_idx[q_pick]
+            q_feats = qdata.feats[q_idx].to(ctx.device)
+            q_targets = qdata.targets[q_idx].to(ctx.device)
+            proto_feats = qdata.proto_feats.to(ctx.device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            ct, txt, prompts = fwd(grid, feats, reports, prompt_feats)
+            ct, txt, prompts, q_emb, protos = fwd(
+                grid, feats, reports, prompt_feats, q_feats, proto_feats
+            )
         ct_all = gather_with_grad(ct.float(), ctx)
         txt_all = gather_with_grad(txt.float(), ctx)
         labels = labels_all[torch.from_numpy(idx)].to(ctx.device)
         parts = clip.losses(
             ct_all, txt_all, labels, prompts.float() if prompts is not None else None
         )
+        if q_emb is not None and protos is not None and q_targets is not None:
+            parts["query"] = query_loss(q_emb, protos, q_targets, clip.logit_scale)
+            parts["loss"] = parts["loss"] + dims.loss.query_weight * parts["query"]
         # Every rank computes the same global loss; all_gather's backward sums the embedding
         # gradients over ranks and DDP averages parameter gradients, which gives dL/dθ exactly.
         optimizer.zero_grad(set_to_none=True)
@@ -290,6 +316,8 @@ def train_teacher(
             _log_eval(
                 clip, val_recs, grid_cache, prompt_feats, val_feats, frozen, ctx, logger, step + 1
             )
+            if qdata is not None:
+                logger.info(f"eval step {step + 1}: {_fmt(query_accuracy(clip, qdata))}")
         if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
             _save(ckpt_path, clip, optimizer, step + 1, cfg, history)
         if _should_stop(timer, ts.max_minutes, out_dir, ctx):
@@ -317,6 +345,8 @@ def train_teacher(
         )
         result.eval = ev
         logger.info("final eval on " + ("val" if val_recs else "train") + ": " + _fmt(ev.summary()))
+        if qdata is not None:
+            logger.info("final query eval: " + _fmt(query_accuracy(clip, qdata)))
         from radvoice.training.export import export_teacher
 
         result.model_dir = export_teacher(
@@ -328,6 +358,49 @@ def train_teacher(
 
 
 STOP_FILE = "STOP"
+
+
+@dataclass
+class QueryData:
+    """Frozen features of the spoken-query phrasings and of the prototype templates."""
+
+    feats: torch.Tensor  # (Q, 384)
+    targets: torch.Tensor  # (Q,) pathology index
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+    proto_feats: torch.Tensor  # (L·T, 384)
+
+
+def _query_data(clip: CTClip, folder: Path | None) -> QueryData:
+    """All phrasings of :mod:`radvoice.data.queries`; a fixed 15 % (by text hash) is held out."""
+    import zlib
+
+    from radvoice.data.queries import ALL_QUERIES
+    from radvoice.nn.zeroshot import query_texts
+
+    assert clip.text is not None
+    texts = [t for t, _ in ALL_QUERIES]
+    targets = torch.tensor([PATHOLOGIES.index(lab) for _, lab in ALL_QUERIES])
+    held = torch.tensor([zlib.crc32(t.encode("utf-8")) % 100 < 15 for t in texts])
+    return QueryData(
+        feats=cached_features(clip.text, texts, folder, "queries"),
+        targets=targets,
+        train_idx=torch.nonzero(~held).flatten(),
+        val_idx=torch.nonzero(held).flatten(),
+        proto_feats=cached_features(clip.text, query_texts(), folder, "query_protos"),
+    )
+
+
+def query_accuracy(clip: CTClip, q: QueryData) -> dict[str, float]:
+    """Top-1 pathology of the held-out and the training query phrasings."""
+    with torch.no_grad():
+        protos = clip.query_prototypes_from_features(q.proto_feats).float()
+        pred = (clip.encode_text_features(q.feats).float() @ protos.T).argmax(1)
+    ok = (pred == q.targets).float()
+    return {
+        "query_top1_val": float(ok[q.val_idx].mean()),
+        "query_top1_train": float(ok[q.train_idx].mean()),
+    }
 
 
 def _should_stop(timer: Timer, max_minutes: float, out_dir: Path, ctx: DistContext) -> bool:
