@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from radvoice.errors import RadVoiceError
@@ -65,6 +66,10 @@ class StudentLoss:
     kd_weight: float = 1.0  # report → teacher report-text embedding
     query_kd_weight: float = 1.0  # query/prompt → teacher text embedding
     query_batch: int = 16
+    # queries/prompts: KL from the teacher's softmax over its 18 query prototypes (temperature
+    # ``proto_temperature``) to the student's — distils *which pathology* a question is about
+    query_proto_weight: float = 0.0
+    proto_temperature: float = 0.05
     fn_guard: bool = True
     temperature: float = 0.07
     learn_temperature: bool = True
@@ -72,6 +77,15 @@ class StudentLoss:
     @property
     def distills(self) -> bool:
         return self.kd_weight > 0 or self.query_kd_weight > 0
+
+
+def prototype_kd(
+    student: torch.Tensor, teacher: torch.Tensor, prototypes: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """KL(teacher ‖ student) of the softmax over pathology prototypes, both at ``temperature``."""
+    t = F.softmax(F.normalize(teacher, dim=-1) @ prototypes.T / temperature, dim=-1)
+    s = F.log_softmax(F.normalize(student, dim=-1) @ prototypes.T / temperature, dim=-1)
+    return F.kl_div(s, t, reduction="batchmean")
 
 
 @dataclass
@@ -280,6 +294,11 @@ def train_student(
         from tqdm import tqdm
 
         bar = tqdm(total=ts.max_steps, initial=start_step, desc=f"student {cfg.name}", leave=False)
+    protos = None
+    if lc.query_proto_weight > 0:
+        if teacher.query_prototypes is None:
+            raise RadVoiceError(f"{teacher_dir}: the teacher has no query prototypes")
+        protos = F.normalize(teacher.query_prototypes.float(), dim=-1).to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
@@ -324,6 +343,9 @@ def train_student(
             t_q = data.targets.text_of([u.text for u in qs]).to(ctx.device)
             parts["query_kd"] = distillation_loss(s_q, t_q)
             loss = loss + lc.query_kd_weight * parts["query_kd"]
+            if lc.query_proto_weight > 0 and protos is not None:
+                parts["query_proto"] = prototype_kd(s_q, t_q, protos, lc.proto_temperature)
+                loss = loss + lc.query_proto_weight * parts["query_proto"]
         parts["loss"] = loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
