@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,17 @@ def _slug(label: str) -> str:
 
 
 def render_sheet(
-    label: str, out_dir: Path, seed: int = 7, n_cases: int = 3, detail: bool = True
+    label: str,
+    out_dir: Path,
+    seed: int = 7,
+    n_cases: int = 3,
+    detail: bool = True,
+    backgrounds: Sequence[Path] | None = None,
 ) -> Path:
-    """Write ``out_dir/<label>.png``: ``n_cases`` cases that have ``label`` (and only it)."""
+    """Write ``out_dir/<label>.png``: ``n_cases`` cases that have ``label`` (and only it).
+
+    With ``backgrounds`` (real CT files, used in turn) the finding is inserted into real
+    scans and a middle row shows the same slice of the same case without it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,12 +55,17 @@ def render_sheet(
         ((100, 200, 200), (1.8, 1.8, 3.2)) if detail else ((64, 128, 128), (2.8, 2.8, 5.0))
     )
     labels = [label] if label != "Normal" else []
-    fig, axes = plt.subplots(2, n_cases, figsize=(4.2 * n_cases, 8.2), facecolor="black")
-    axes = np.atleast_2d(axes).reshape(2, n_cases)
+    rows = 3 if backgrounds else 2
+    fig, axes = plt.subplots(rows, n_cases, figsize=(4.2 * n_cases, 4.1 * rows), facecolor="black")
+    axes = np.atleast_2d(axes).reshape(rows, n_cases)
     width, level = window_for(label) if label != "Normal" else LUNG_WINDOW
     lo, hi = level - width / 2, level + width / 2
     for c in range(n_cases):
-        case = generate_case(seed, c, shape=shape, spacing=spacing, labels=labels)
+        extra = {}
+        if backgrounds:
+            bg = Path(backgrounds[c % len(backgrounds)])
+            extra = {"real_background": bg, "allow_heldout_background": True}
+        case = generate_case(seed, c, shape=shape, spacing=spacing, labels=labels, **extra)
         arr = case.volume.array.astype(np.float32)
         sx, sy, sz = case.volume.spacing
         mask = case.masks.get(label)
@@ -60,7 +74,7 @@ def render_sheet(
             j = int(np.argmax(mask.sum(axis=(0, 2))))
         else:
             k, j = arr.shape[0] // 2, int(arr.shape[1] * 0.55)
-        ax, cor = axes[0, c], axes[1, c]
+        ax, cor = axes[0, c], axes[-1, c]
         ax.imshow(arr[k], cmap="gray", vmin=lo, vmax=hi, interpolation="bilinear")
         cor.imshow(
             arr[:, j, :],
@@ -74,6 +88,12 @@ def render_sheet(
         if mask is not None and mask.any():
             ax.contour(mask[k], levels=[0.5], colors="red", linewidths=0.6)
             cor.contour(mask[:, j, :], levels=[0.5], colors="red", linewidths=0.6)
+        if backgrounds:
+            plain = generate_case(seed, c, shape=shape, spacing=spacing, labels=[], **extra)
+            axes[1, c].imshow(plain.volume.array[k], cmap="gray", vmin=lo, vmax=hi)
+            axes[1, c].set_title(
+                f"{case.background}: without the finding", color="white", fontsize=7
+            )
         desc = case.findings.get(label, {})
         short = ", ".join(f"{k_}={v}" for k_, v in desc.items() if k_ not in ("nodules",))[:70]
         if "nodules" in desc:
@@ -82,7 +102,7 @@ def render_sheet(
             ]
         ax.set_title(f"case {c} axial k={k}\n{short}", color="white", fontsize=7)
         cor.set_title(f"coronal j={j}", color="white", fontsize=7)
-        for a in (ax, cor):
+        for a in axes[:, c]:
             a.set_xticks([])
             a.set_yticks([])
     fig.suptitle(
@@ -99,9 +119,13 @@ def render_sheet(
 
 
 def render_all(
-    out_dir: Path, seed: int = 7, labels: list[str] | None = None, detail: bool = True
+    out_dir: Path,
+    seed: int = 7,
+    labels: list[str] | None = None,
+    detail: bool = True,
+    backgrounds: Sequence[Path] | None = None,
 ) -> list[Path]:
     return [
-        render_sheet(lab, out_dir, seed, detail=detail)
+        render_sheet(lab, out_dir, seed, detail=detail, backgrounds=backgrounds)
         for lab in (labels or ["Normal", *PATHOLOGIES])
     ]

@@ -137,6 +137,8 @@ def generate_case(
         raise SynthesisError(f"resolution must be 'model' or 'full', got {resolution!r}")
     st = _streams(seed, index)
     want = _labels_from(labels, np.random.default_rng(st["labels"]))
+    requested = want
+    painters = None
     rng_anat = np.random.default_rng(st["anatomy"])
     params = PatientParams.sample(rng_anat)
     known = np.ones(NUM_PATHOLOGIES, bool)
@@ -156,6 +158,8 @@ def generate_case(
         grid = chest.grid
         target = grid
         background = bg_info["name"]
+        painters = bg_info["painters"]
+        requested = want.copy()  # the scan's own findings are labelled, painted only on request
         for name in bg_info["present"]:
             want[PATHOLOGY_INDEX[name]] = 1
         unsupported = [
@@ -195,14 +199,12 @@ def generate_case(
         )
         grid = Grid.centered(ishape, ispacing, center)  # type: ignore[arg-type]
         hu, chest = build_chest(rng_anat, grid, params)
-    names = [n for n in PATHOLOGIES if want[PATHOLOGY_INDEX[n]] and n in chest.supported]
-    results = paint_findings(hu, chest, names, st["findings"])
+    names = [n for n in PATHOLOGIES if requested[PATHOLOGY_INDEX[n]] and n in chest.supported]
+    results = paint_findings(hu, chest, names, st["findings"], painters)
     masks = {name: r.mask for name, r in results.items()}
-    if real_background is not None:
-        masks.update(bg_info["masks"])
     findings = {name: dict(r.attrs) for name, r in results.items()}
     if real_background is not None:
-        findings.update(bg_info["findings"])
+        _merge_background(masks, findings, bg_info)
     # A finding whose painting left no trace on this grid is not claimed.
     for name in list(findings):
         if name in masks and not masks[name].any():
@@ -253,6 +255,18 @@ def generate_case(
         known=known,
         background=background,
     )
+
+
+def _merge_background(
+    masks: dict[str, np.ndarray], findings: dict[str, dict[str, Any]], bg_info: dict[str, Any]
+) -> None:
+    """Add the findings the background scan already shows (union with any painted ones)."""
+    from radvoice.data.phantom.findings_real import merge_attrs
+
+    for name, mask in bg_info["masks"].items():
+        masks[name] = masks[name] | mask if name in masks else mask
+        attrs = bg_info["findings"][name]
+        findings[name] = merge_attrs(attrs, findings[name]) if name in findings else dict(attrs)
 
 
 def _resize(a: np.ndarray, shape: tuple[int, ...], zoom: list[float], order: int) -> np.ndarray:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from radvoice.data.phantom.context import LOBE_NAMES, Chest
+from radvoice.data.phantom.filters import gaussian_filter
 from radvoice.data.phantom.grid import Grid
 
 
@@ -49,7 +49,7 @@ def splat_spheres(grid: Grid, centers: np.ndarray, radii: np.ndarray) -> np.ndar
         r = float(np.median(radii[sel]))
         dep = np.bincount(flat[sel], weights=vol[sel], minlength=sub.size).astype(np.float32)
         sig = np.maximum(0.5, 0.5 * r / spacing)[::-1]
-        sub += ndimage.gaussian_filter(dep.reshape(shape), sig, truncate=2.5, mode="constant")
+        sub += gaussian_filter(dep.reshape(shape), sig, truncate=2.5, mode="constant")
     out[box] = np.clip(sub, 0.0, 1.0)
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -37,14 +37,19 @@ PAINTERS: dict[str, Painter] = {
 
 
 def paint_findings(
-    hu: np.ndarray, chest: Chest, names: list[str], seed_seq: np.random.SeedSequence
+    hu: np.ndarray,
+    chest: Chest,
+    names: list[str],
+    seed_seq: np.random.SeedSequence,
+    painters: Mapping[str, Painter] | None = None,
 ) -> dict[str, FindingResult]:
     """Paint the named findings into ``hu`` (in place). Each finding draws from its own stream
     derived from ``seed_seq`` and its name, so adding or removing one leaves the others'
-    random choices unchanged."""
+    random choices unchanged. ``painters`` replaces :data:`PAINTERS` (same order), e.g. with
+    the real-background painters."""
     out: dict[str, FindingResult] = {}
     wanted = set(names)
-    for name, painter in PAINTERS.items():
+    for name, painter in (PAINTERS if painters is None else painters).items():
         if name not in wanted:
             continue
         key = [ord(c) for c in name]

@@ -1,10 +1,12 @@
 """Real chest CT as background: masks from the image, elastic and intensity augmentation.
 
 Lungs, body and mediastinum are derived from the HU image alone (thresholds, connected
-components and morphology); lobes are approximated by fissure planes. Only the findings whose
-painting needs nothing more than lungs and pleura are supported; the others stay unknown for
-such cases (``known`` is False), since a real scan may contain them unlabelled. ``lung1`` is
-the only training background; ``lung2`` is refused unless ``allow_heldout`` (evaluation).
+components and morphology); lobes are approximated by fissure planes. Heart, aorta, airway,
+esophagus and node stations come from :mod:`real_anatomy` (once per scan, then warped with
+the image), so all 18 findings can be inserted. Findings the scan already shows (annotated
+nodule, aortic and coronary calcium, a large heart) are labelled present; a finding stays
+unknown (``known`` False) only when the scan leaves it unclear or its anatomy was not found.
+``lung1`` is the only training background; ``lung2`` is refused unless ``allow_heldout``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from radvoice.data.phantom import findings_real as fr
 from radvoice.data.phantom.context import LOBE_NAMES, Chest
 from radvoice.data.phantom.grid import Grid
 from radvoice.data.phantom.lungs import lobe_map
-from radvoice.errors import RadVoiceError
+from radvoice.data.phantom.real_anatomy import (
+    BackgroundError,
+    SourceAnatomy,
+    derive_masks,
+    extract_anatomy,
+)
+from radvoice.data.phantom.real_warp import warp_anatomy
+from radvoice.labels import PATHOLOGIES
 
-REAL_SUPPORTED = frozenset(
+# painted from lungs and pleura alone: insertable into any real background
+LUNG_ONLY = frozenset(
     [
         "Emphysema",
         "Atelectasis",
@@ -34,11 +45,9 @@ REAL_SUPPORTED = frozenset(
         "Interlobular septal thickening",
     ]
 )
+REAL_SUPPORTED = frozenset(PATHOLOGIES)  # when the anatomy of the scan is found
 HELDOUT_NAMES = ("lung2",)
-
-
-class BackgroundError(RadVoiceError):
-    """A real background that cannot be used."""
+__all__ = ["BackgroundError", "derive_masks", "real_chest", "source_anatomy"]
 
 
 @lru_cache(maxsize=4)
@@ -97,44 +106,11 @@ def _elastic_coords(
     return np.stack([src_z / src_spacing[2], src_y / src_spacing[1], src_x / src_spacing[0]])
 
 
-def derive_masks(hu: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(body, lungs int8 1=right 2=left, mediastinum)`` from a chest CT in HU."""
-    dense = hu > -400
-    dense = ndimage.binary_opening(dense, iterations=1)
-    lab, n = ndimage.label(dense)
-    if n == 0:
-        raise BackgroundError("no body found in the background CT")
-    sizes = ndimage.sum_labels(dense, lab, index=np.arange(1, n + 1))
-    body = lab == (1 + int(np.argmax(sizes)))
-    body = np.stack([ndimage.binary_fill_holes(s) for s in body])
-    air = (hu < -400) & body
-    air = ndimage.binary_opening(air, iterations=1)
-    lab, n = ndimage.label(air)
-    lungs = np.zeros(hu.shape, np.int8)
-    if n:
-        sizes = ndimage.sum_labels(air, lab, index=np.arange(1, n + 1))
-        order = np.argsort(sizes)[::-1]
-        keep = [i + 1 for i in order[:2] if sizes[i] > 0.05 * sizes[order[0]]]
-        cx = float(np.mean(np.nonzero(body)[2]))
-        for comp in keep:
-            m = lab == comp
-            mi = float(np.mean(np.nonzero(m)[2]))
-            if len(keep) == 1:  # lungs touch: split at the body midline
-                ii = np.arange(hu.shape[2])[None, None, :]
-                lungs[m & (ii < cx)] = 1
-                lungs[m & (ii >= cx)] = 2
-            else:
-                lungs[m] = 1 if mi < cx else 2
-    for side in (1, 2):
-        m = lungs == side
-        filled = np.stack([ndimage.binary_fill_holes(s) for s in m])
-        lungs[filled & (lungs == 0)] = side
-    # mediastinum: between the lungs, row by row
-    ii = np.arange(hu.shape[2])[None, None, :]
-    r_max = np.where(lungs == 1, ii, -1).max(axis=2, keepdims=True)
-    l_min = np.where(lungs == 2, ii, 10**6).min(axis=2, keepdims=True)
-    med = (ii > r_max) & (ii < l_min) & (r_max >= 0) & (l_min < 10**6) & body
-    return body, lungs, med
+@lru_cache(maxsize=4)
+def source_anatomy(path: str) -> SourceAnatomy:
+    """Heart, aorta, airway, esophagus and stations of a background scan (cached)."""
+    arr, spacing, _, _ = _load(path)
+    return extract_anatomy(arr, spacing)
 
 
 def real_chest(
@@ -178,7 +154,9 @@ def real_chest(
     lobes = lobe_map(lungs, grid.x, grid.y, grid.z, y_mid, z_lo + 0.55 * (z_hi - z_lo), b_half)
     lumen = np.where(lung, np.clip((-900.0 - hu) / 100.0, 0, 1), 0).astype(np.float32)
     centre = grid.to_mm(np.array([k.mean(), j.mean(), i.mean()]))
-    zd = np.full(grid.shape[1:], z_lo, np.float32)
+    anat = warp_anatomy(source_anatomy(str(path)), coords, spacing, grid)
+    anat.seed = int(rng.integers(0, 2**31))
+    half_width = float(np.ptp(grid.x[0, 0, i]) / 2 + grid.spacing[0])
     chest = Chest(
         grid=grid,
         body=body,
@@ -189,42 +167,45 @@ def real_chest(
         cavity_wall=body & ~lung & ~med,
         subcutaneous_fat=body & (hu < -50) & (hu > -150) & ~med,
         heart=None,
-        landmarks={"cavity_center": centre},
-        paths={},
-        diaphragm_z=zd,
+        landmarks={"cavity_center": centre, **anat.points},
+        paths=dict(anat.paths),
+        diaphragm_z=np.full(grid.shape[1:], z_lo, np.float32),
         airway_lumen=lumen,
-        supported=REAL_SUPPORTED,
         synthetic=False,
-        tissue={"cavity_y": float(centre[1]), "cavity_b": b_half},
+        tissue={"cavity_y": float(centre[1]), "cavity_b": b_half, "cavity_a": half_width},
     )
-    info: dict[str, Any] = {"name": name, "present": [], "masks": {}, "findings": {}}
+    chest.heart = fr.heart_geometry(anat, chest)
+    present, unclear = fr.background_findings(anat, chest)
+    chest.supported = frozenset((LUNG_ONLY | fr.insertable(anat)) - unclear)
+    info: dict[str, Any] = {
+        "name": name,
+        "present": list(present),
+        "masks": {n: m for n, (m, _) in present.items()},
+        "findings": {n: a for n, (_, a) in present.items()},
+        "painters": fr.real_painters(anat),
+        "anatomy": anat,
+    }
     if nodule is not None and nodule.any():
-        code = (
-            np.bincount(lobes[nodule & (lobes > 0)], minlength=7).argmax()
-            if (nodule & (lobes > 0)).any()
-            else 0
-        )
-        kk, jj, ii2 = np.nonzero(nodule)
-        size = max(
-            (np.ptp(ii2) + 1) * grid.spacing[0],
-            (np.ptp(jj) + 1) * grid.spacing[1],
-            (np.ptp(kk) + 1) * grid.spacing[2],
-        )
-        side = "right" if grid.x[0, 0, int(ii2.mean())] < centre[0] else "left"
         info["present"].append("Lung nodule")
         info["masks"]["Lung nodule"] = nodule
-        info["findings"]["Lung nodule"] = {
-            "nodules": [
-                {
-                    "size_mm": round(float(size)),
-                    "kind": "solid",
-                    "lobe": LOBE_NAMES.get(int(code), f"{side} lung"),
-                    "side": side,
-                }
-            ],
-            "side": side,
-            "source": "annotated in the background CT",
-        }
+        info["findings"]["Lung nodule"] = _nodule_attrs(nodule, chest, float(centre[0]))
         lungs[nodule] = 0
         chest.lungs_changed()
     return hu, chest, info
+
+
+def _nodule_attrs(nodule: np.ndarray, chest: Chest, x_mid: float) -> dict[str, Any]:
+    """Attributes of the annotated nodule of a background scan."""
+    g, lobes = chest.grid, chest.lobes
+    inside = nodule & (lobes > 0)
+    code = np.bincount(lobes[inside], minlength=7).argmax() if inside.any() else 0
+    kk, jj, ii = np.nonzero(nodule)
+    size = max(
+        (np.ptp(ii) + 1) * g.spacing[0],
+        (np.ptp(jj) + 1) * g.spacing[1],
+        (np.ptp(kk) + 1) * g.spacing[2],
+    )
+    side = "right" if g.x[0, 0, int(ii.mean())] < x_mid else "left"
+    nod = {"size_mm": round(float(size)), "kind": "solid", "side": side}
+    nod["lobe"] = LOBE_NAMES.get(int(code), f"{side} lung")
+    return {"nodules": [nod], "side": side, "source": "annotated in the background CT"}

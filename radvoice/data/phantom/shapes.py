@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from radvoice.data.phantom.filters import gaussian_filter
 from radvoice.data.phantom.grid import Grid
 
 
@@ -144,7 +145,7 @@ def splat_segments(
         dep = np.bincount(flat[sel], weights=vol[sel], minlength=out.size).astype(np.float32)
         dep = dep.reshape(shape)
         sig_xyz = np.maximum(0.45, 0.62 * r_mid / spacing)
-        out += ndimage.gaussian_filter(dep, sigma=sig_xyz[::-1], truncate=2.5, mode="constant")
+        out += gaussian_filter(dep, sig_xyz[::-1], truncate=2.5, mode="constant")
     return np.clip(out, 0.0, 1.0)
 
 

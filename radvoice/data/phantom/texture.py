@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from radvoice.data.phantom.filters import gaussian_filter
 from radvoice.data.phantom.grid import Grid
 
 
@@ -25,10 +25,10 @@ def scanner_finish(
     thickness = thickness or sz
     sig_xy = max(0.35, 0.45 / sx)
     sig_z = max(0.3, 0.42 * thickness / sz)
-    ndimage.gaussian_filter(hu, sigma=(sig_z, sig_xy, sig_xy), output=hu, truncate=2.5)
+    hu[...] = gaussian_filter(hu, (sig_z, sig_xy, sig_xy), truncate=2.5)
     noise = rng.standard_normal(hu.shape, dtype=np.float32)
     corr = 0.8
-    ndimage.gaussian_filter(noise, sigma=(0.4, corr, corr), output=noise, truncate=2.5)
+    noise = gaussian_filter(noise, (0.4, corr, corr), truncate=2.5)
     # std of white noise after a separable Gaussian filter
     gain = 1.0
     for s in (0.4, corr, corr):
