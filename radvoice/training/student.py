@@ -352,7 +352,7 @@ def train_student(
         if ts.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(student.trainable_parameters(), ts.grad_clip)
         optimizer.step()
-        record = {k: float(v.detach()) for k, v in parts.items()}
+        record = _global_parts(parts, ctx)
         record.update(
             step=step + 1, lr=optimizer.param_groups[0]["lr"], scale=float(scale.detach())
         )
@@ -445,6 +445,18 @@ def embed_cached(
 
 def _fmt(d: dict[str, float]) -> str:
     return " ".join(f"{k} {v:.4f}" for k, v in d.items())
+
+
+def _global_parts(parts: dict[str, torch.Tensor], ctx: DistContext) -> dict[str, float]:
+    """Loss terms over the global batch, for the log and history.
+
+    The contrastive term is already global on every rank; the distillation terms are means over
+    each rank's equal slice, so their mean over ranks is the global-batch value."""
+    vals = torch.stack([v.detach().float() for v in parts.values()])
+    if ctx.enabled:
+        torch.distributed.all_reduce(vals)
+        vals = vals / ctx.world_size
+    return dict(zip(parts, vals.tolist(), strict=True))
 
 
 def _over_time(timer: Timer, max_minutes: float, ctx: DistContext) -> bool:
