@@ -69,6 +69,9 @@ class StudentLoss:
     # queries/prompts: KL from the teacher's softmax over its 18 query prototypes (temperature
     # ``proto_temperature``) to the student's — distils *which pathology* a question is about
     query_proto_weight: float = 0.0
+    # prompts: the same over the teacher's 36 zero-shot prompt embeddings (18 × present/absent),
+    # so a spoken prompt keeps both its pathology and its polarity
+    prompt_proto_weight: float = 0.0
     proto_temperature: float = 0.05
     fn_guard: bool = True
     temperature: float = 0.07
@@ -80,12 +83,20 @@ class StudentLoss:
 
 
 def prototype_kd(
-    student: torch.Tensor, teacher: torch.Tensor, prototypes: torch.Tensor, temperature: float
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    prototypes: torch.Tensor,
+    temperature: float,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """KL(teacher ‖ student) of the softmax over pathology prototypes, both at ``temperature``."""
+    """KL(teacher ‖ student) of the softmax over ``prototypes``, both at ``temperature``;
+    averaged over rows (weighted by ``weights``, 0 when no row has weight)."""
     t = F.softmax(F.normalize(teacher, dim=-1) @ prototypes.T / temperature, dim=-1)
     s = F.log_softmax(F.normalize(student, dim=-1) @ prototypes.T / temperature, dim=-1)
-    return F.kl_div(s, t, reduction="batchmean")
+    per_row = (t * (t.clamp_min(1e-12).log() - s)).sum(-1)
+    if weights is None:
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 @dataclass
@@ -299,6 +310,10 @@ def train_student(
         if teacher.query_prototypes is None:
             raise RadVoiceError(f"{teacher_dir}: the teacher has no query prototypes")
         protos = F.normalize(teacher.query_prototypes.float(), dim=-1).to(ctx.device)
+    prompt_protos = F.normalize(
+        teacher.prompts.float().reshape(-1, teacher.prompts.shape[-1]), dim=-1
+    )
+    prompt_protos = prompt_protos.to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
@@ -343,9 +358,16 @@ def train_student(
             t_q = data.targets.text_of([u.text for u in qs]).to(ctx.device)
             parts["query_kd"] = distillation_loss(s_q, t_q)
             loss = loss + lc.query_kd_weight * parts["query_kd"]
+            is_prompt = torch.tensor([u.kind == "prompt" for u in qs], device=ctx.device).float()
             if lc.query_proto_weight > 0 and protos is not None:
-                parts["query_proto"] = prototype_kd(s_q, t_q, protos, lc.proto_temperature)
+                w = 1.0 - is_prompt if lc.prompt_proto_weight > 0 else None
+                parts["query_proto"] = prototype_kd(s_q, t_q, protos, lc.proto_temperature, w)
                 loss = loss + lc.query_proto_weight * parts["query_proto"]
+            if lc.prompt_proto_weight > 0:
+                parts["prompt_proto"] = prototype_kd(
+                    s_q, t_q, prompt_protos, lc.proto_temperature, is_prompt
+                )
+                loss = loss + lc.prompt_proto_weight * parts["prompt_proto"]
         parts["loss"] = loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
