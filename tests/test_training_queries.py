@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -104,3 +105,20 @@ def test_prefill_generates_in_parallel_and_resumes(tmp_path: Path) -> None:
     assert [r.case_id for r in recs] == [
         r["case_id"] for r in sorted(rows, key=lambda r: r["index"])
     ]
+
+
+def test_question_share_sets_the_mix_of_each_query_batch() -> None:
+    from radvoice.training.student import query_batch_indices
+    from radvoice.training.student_data import Utterance
+
+    items = [
+        Utterance(f"u{i}", Path("x.wav"), "query" if i < 10 else "prompt", "t", "train")
+        for i in range(40)
+    ]
+    for step in range(5):
+        idx = query_batch_indices(items, 16, step, 0, 0.75)
+        kinds = [items[i].kind for i in idx]
+        assert len(idx) == 16 and kinds.count("query") == 12
+        assert "query" in kinds[:8] and "query" in kinds[8:]  # both DDP halves get questions
+    uniform = np.concatenate([query_batch_indices(items, 16, s, 0, 0.0) for s in range(5)])
+    assert sorted(uniform.tolist()) == sorted(list(range(40)) * 2)  # two epochs, each item twice

@@ -72,6 +72,8 @@ class StudentLoss:
     # prompts: the same over the teacher's 36 zero-shot prompt embeddings (18 × present/absent),
     # so a spoken prompt keeps both its pathology and its polarity
     prompt_proto_weight: float = 0.0
+    # share of spoken questions (vs prompts) in each query batch; 0: uniform over both
+    question_share: float = 0.0
     proto_temperature: float = 0.05
     fn_guard: bool = True
     temperature: float = 0.07
@@ -80,6 +82,24 @@ class StudentLoss:
     @property
     def distills(self) -> bool:
         return self.kd_weight > 0 or self.query_kd_weight > 0
+
+
+def query_batch_indices(
+    items: list[Utterance], size: int, step: int, seed: int, question_share: float
+) -> np.ndarray:
+    """Global query batch: uniform over questions and prompts, or ``question_share`` of it
+    drawn from the spoken questions and the rest from the prompts (each pool in epochs),
+    interleaved so every DDP rank's slice gets both."""
+    questions = np.array([i for i, u in enumerate(items) if u.kind == "query"], dtype=np.int64)
+    prompts = np.array([i for i, u in enumerate(items) if u.kind != "query"], dtype=np.int64)
+    if question_share <= 0 or not len(questions) or not len(prompts):
+        return batch_indices(len(items), size, step, seed + 1)
+    n_q = min(size, max(1, round(size * question_share)))
+    parts = [questions[batch_indices(len(questions), n_q, step, seed + 1)]]
+    if size - n_q > 0:
+        parts.append(prompts[batch_indices(len(prompts), size - n_q, step, seed + 2)])
+    out = np.concatenate(parts)
+    return out[np.random.default_rng(step_seed(seed, step)).permutation(len(out))]
 
 
 def prototype_kd(
@@ -334,7 +354,7 @@ def train_student(
         use_q = lc.distills and lc.query_kd_weight > 0 and data.train_queries and local_q > 0
         qs: list[Utterance] = []
         if use_q:
-            qidx = batch_indices(len(data.train_queries), qbs, step, ts.seed + 1)
+            qidx = query_batch_indices(data.train_queries, qbs, step, ts.seed, lc.question_share)
             qs = [
                 data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]
             ]
