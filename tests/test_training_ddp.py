@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _run(args: list[str], cwd: Path) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+from ddp_support import ONE_PROCESS, history, run_cli, torchrun
 
 
 def _losses(run_dir: Path) -> list[float]:
-    import torch
-
-    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    return [h["loss"] for h in state["history"]]
+    return [h["loss"] for h in history(run_dir)]
 
 
 @pytest.mark.slow
@@ -42,22 +29,8 @@ def test_torchrun_two_processes_matches_single_process(tmp_path: Path) -> None:
         "1",
         "--no-progress",
     ]
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29533",
-        "-m",
-        "radvoice.cli.main",
-    ]
-    _run([*torchrun, *common, "--out", str(tmp_path / "ddp")], tmp_path)
-    _run(
-        [sys.executable, "-m", "radvoice.cli.main", *common, "--out", str(tmp_path / "one")],
-        tmp_path,
-    )
+    run_cli([*torchrun(29533), *common, "--out", str(tmp_path / "ddp")], tmp_path)
+    run_cli([*ONE_PROCESS, *common, "--out", str(tmp_path / "one")], tmp_path)
     ddp, one = _losses(tmp_path / "ddp"), _losses(tmp_path / "one")
     assert len(ddp) == len(one) == 3
     assert np.allclose(ddp, one, rtol=2e-3, atol=2e-4), (ddp, one)

@@ -115,10 +115,11 @@ def test_question_share_sets_the_mix_of_each_query_batch() -> None:
         Utterance(f"u{i}", Path("x.wav"), "query" if i < 10 else "prompt", "t", "train")
         for i in range(40)
     ]
+    is_question = np.array([u.kind == "query" for u in items])
     for step in range(5):
-        idx = query_batch_indices(items, 16, step, 0, 0.75)
+        idx = query_batch_indices(is_question, 16, step, 0, 0.75)
         kinds = [items[i].kind for i in idx]
         assert len(idx) == 16 and kinds.count("query") == 12
         assert "query" in kinds[:8] and "query" in kinds[8:]  # both DDP halves get questions
-    uniform = np.concatenate([query_batch_indices(items, 16, s, 0, 0.0) for s in range(5)])
+    uniform = np.concatenate([query_batch_indices(is_question, 16, s, 0, 0.0) for s in range(5)])
     assert sorted(uniform.tolist()) == sorted(list(range(40)) * 2)  # two epochs, each item twice

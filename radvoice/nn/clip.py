@@ -23,7 +23,7 @@ from radvoice.nn.losses import (
 )
 from radvoice.nn.registry import ModelIntegrityError, load_model
 from radvoice.nn.text_encoder import TextTeacher, TextTeacherDims
-from radvoice.nn.zeroshot import average_prompts
+from radvoice.nn.zeroshot import average_prompts, average_queries
 
 MAX_LOGIT_SCALE = 100.0
 
@@ -151,9 +151,7 @@ class CTClip(nn.Module):
 
     def query_prototypes_from_features(self, proto_features: torch.Tensor) -> torch.Tensor:
         """Features of :func:`radvoice.nn.zeroshot.query_texts` → ``(L, D)`` prototypes."""
-        emb = self.encode_text_features(proto_features)
-        n = len(PATHOLOGIES)
-        return F.normalize(emb.reshape(n, -1, emb.shape[-1]).mean(1), dim=-1)
+        return average_queries(self.encode_text_features(proto_features), len(PATHOLOGIES))
 
 
 @dataclass

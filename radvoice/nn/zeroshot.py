@@ -117,8 +117,13 @@ def build_query_prototypes(
     templates: Sequence[str] = QUERY_TEMPLATES,
 ) -> torch.Tensor:
     """``(L, D)`` normalised mean embedding of each pathology's query phrasings."""
-    flat = embed(query_texts(pathologies, templates))
-    return F.normalize(flat.reshape(len(pathologies), len(templates), -1).mean(1), dim=-1)
+    return average_queries(embed(query_texts(pathologies, templates)), len(pathologies))
+
+
+def average_queries(flat_embeddings: torch.Tensor, n_pathologies: int) -> torch.Tensor:
+    """``(L·T, D)`` query-phrasing embeddings → ``(L, D)`` template-averaged, normalised."""
+    d = flat_embeddings.shape[-1]
+    return F.normalize(flat_embeddings.reshape(n_pathologies, -1, d).mean(1), dim=-1)
 
 
 def match_query(

@@ -16,6 +16,7 @@ from typing import Any
 
 from radvoice.nn.grid import ModelGrid
 from radvoice.training.cases import GridCache
+from radvoice.training.sources import read_synthetic_index
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,6 @@ def _one(job: tuple[int, int]) -> dict[str, Any]:
     }
 
 
-def known_indices(index_file: Path, seed: int) -> set[int]:
-    """Indices of ``seed`` already in the index file (a torn last line is ignored)."""
-    done: set[int] = set()
-    if index_file.is_file():
-        for line in index_file.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if row.get("seed") == seed:
-                done.add(int(row["index"]))
-    return done
-
-
 def prefill_synthetic(
     n: int, seed: int, cache_dir: Path, grid: ModelGrid, workers: int, progress: bool = True
 ) -> int:
@@ -73,7 +60,8 @@ def prefill_synthetic(
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     index_file = cache_dir / INDEX_NAME
-    todo = [(seed, i) for i in range(n) if i not in known_indices(index_file, seed)]
+    known = read_synthetic_index(index_file, seed)
+    todo = [(seed, i) for i in range(n) if i not in known]
     if not todo:
         return 0
     log.info(f"generating {len(todo)} synthetic cases with {workers} worker(s)")

@@ -65,15 +65,7 @@ def synthetic_records(
         generate_case = _data_attr("radvoice.data", "generate_case")
     except DataSourceError:
         generate_case = _data_attr("radvoice.data.synth", "generate_case")
-    known: dict[int, dict[str, Any]] = {}
-    if index_file is not None and index_file.is_file():
-        for line in index_file.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a partial last line from an interrupted run
-            if row.get("seed") == seed:
-                known[int(row["index"])] = row
+    known = read_synthetic_index(index_file, seed) if index_file is not None else {}
     out = []
     for i in range(n):
 
@@ -106,6 +98,20 @@ def synthetic_records(
         if (i + 1) % 25 == 0:
             log.info(f"generated {i + 1}/{n} synthetic cases")
     return out
+
+
+def read_synthetic_index(index_file: Path, seed: int) -> dict[int, dict[str, Any]]:
+    """Rows of ``seed`` in a synthetic index (JSONL) by case index; a torn last line is skipped."""
+    known: dict[int, dict[str, Any]] = {}
+    if index_file.is_file():
+        for line in index_file.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a partial last line from an interrupted run
+            if row.get("seed") == seed:
+                known[int(row["index"])] = row
+    return known
 
 
 def _report_of(case: Any) -> str:

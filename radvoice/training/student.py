@@ -85,15 +85,15 @@ class StudentLoss:
 
 
 def query_batch_indices(
-    items: list[Utterance], size: int, step: int, seed: int, question_share: float
+    is_question: np.ndarray, size: int, step: int, seed: int, question_share: float
 ) -> np.ndarray:
-    """Global query batch: uniform over questions and prompts, or ``question_share`` of it
-    drawn from the spoken questions and the rest from the prompts (each pool in epochs),
-    interleaved so every DDP rank's slice gets both."""
-    questions = np.array([i for i, u in enumerate(items) if u.kind == "query"], dtype=np.int64)
-    prompts = np.array([i for i, u in enumerate(items) if u.kind != "query"], dtype=np.int64)
+    """Global query batch over items flagged ``is_question`` (spoken questions) or not (prompts):
+    uniform over all, or ``question_share`` of it drawn from the questions and the rest from
+    the prompts (each pool in epochs), interleaved so every DDP rank's slice gets both."""
+    questions = np.flatnonzero(is_question)
+    prompts = np.flatnonzero(~is_question)
     if question_share <= 0 or not len(questions) or not len(prompts):
-        return batch_indices(len(items), size, step, seed + 1)
+        return batch_indices(len(is_question), size, step, seed + 1)
     n_q = min(size, max(1, round(size * question_share)))
     parts = [questions[batch_indices(len(questions), n_q, step, seed + 1)]]
     if size - n_q > 0:
@@ -341,6 +341,7 @@ def train_student(
     labels_all = torch.from_numpy(
         np.stack([case_labels[u.case_id] for u in data.train_reports])
     ).float()
+    is_question = np.array([u.kind == "query" for u in data.train_queries], dtype=bool)
     step = start_step
     student.train()
     for step in range(start_step, ts.max_steps):
@@ -354,7 +355,7 @@ def train_student(
         use_q = lc.distills and lc.query_kd_weight > 0 and data.train_queries and local_q > 0
         qs: list[Utterance] = []
         if use_q:
-            qidx = query_batch_indices(data.train_queries, qbs, step, ts.seed, lc.question_share)
+            qidx = query_batch_indices(is_question, qbs, step, ts.seed, lc.question_share)
             qs = [
                 data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]
             ]

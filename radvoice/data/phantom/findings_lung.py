@@ -227,6 +227,11 @@ def peribronchial_thickening(
     before = hu.copy()
     blend(hu, fw, 50.0, lung & (hu < 0))
     mask = np.abs(hu - before) > 10.0
+    return airway_result(chest, mask, diffuse, lobes)
+
+
+def airway_result(chest: Chest, mask: np.ndarray, diffuse: bool, lobes: list[int]) -> FindingResult:
+    """Attributes of a bronchial finding: the lobes it touches ("both lungs" when diffuse)."""
     names = (
         ["both lungs"]
         if diffuse

@@ -196,6 +196,24 @@ def hiatal_hernia(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Fin
     aorta = tube_distance(g, chest.paths["aorta"], chest.paths["aorta_radius"])[box] < 1.05
     sub = hu[box]
     region = (rho < 1) & (rho_h >= 0.97) & ~aorta & _not_bone(sub) & chest.body[box]
+    return paint_hernia_sac(hu, chest, rng, box, region, rho, center, radii, size)
+
+
+def paint_hernia_sac(
+    hu: np.ndarray,
+    chest: Chest,
+    rng: np.random.Generator,
+    box: tuple[slice, ...],
+    region: np.ndarray,
+    rho: np.ndarray,
+    center: np.ndarray,
+    radii: np.ndarray,
+    size: float,
+) -> FindingResult:
+    """Fill ``region`` (inside ``box``) with a walled fluid sac, often with an air-fluid level;
+    it becomes mediastinum. Shared by the synthetic and the real-background hernia."""
+    g = chest.grid
+    sub = hu[box]
     sub[region & (rho >= 0.82)] = 42.0
     inner = region & (rho < 0.82)
     sub[inner] = float(rng.uniform(10, 30))

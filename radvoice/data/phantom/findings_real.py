@@ -16,8 +16,8 @@ import numpy as np
 from scipy import ndimage
 
 from radvoice.data.phantom import findings_lung as fl
-from radvoice.data.phantom.context import LOBE_NAMES, Chest
-from radvoice.data.phantom.finding_tools import FindingResult, blend, lobes_of, side_of
+from radvoice.data.phantom.context import Chest
+from radvoice.data.phantom.finding_tools import FindingResult, blend
 from radvoice.data.phantom.findings import PAINTERS, Painter
 from radvoice.data.phantom.findings_real_heart import (
     AORTA,
@@ -266,12 +266,7 @@ def peribronchial_thickening(
     sub[faint] = before[faint]
     mask = np.zeros(hu.shape, bool)
     mask[box] = ~faint
-    names = (
-        ["both lungs"]
-        if diffuse
-        else (lobes_of(chest, mask, min_frac=0.05) or [LOBE_NAMES[c] for c in lobes])
-    )
-    return FindingResult(mask, {"lobes": names, "diffuse": diffuse, "side": side_of(chest, mask)})
+    return fl.airway_result(chest, mask, diffuse, lobes)
 
 
 def _with_bronchi(

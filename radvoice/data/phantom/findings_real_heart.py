@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from radvoice.data.phantom import findings_mediastinum as fm
 from radvoice.data.phantom.context import Chest, HeartGeometry
-from radvoice.data.phantom.finding_tools import FindingResult, size_mm
+from radvoice.data.phantom.finding_tools import FindingResult
 from radvoice.data.phantom.real_anatomy import (
     AIRWAY,
     AO_ARCH,
@@ -252,16 +252,4 @@ def hiatal_hernia(
     keep = (sub > BONE_HU) | np.isin(anat.labels[box], (*AORTA, AIRWAY, AORTIC_CALCIUM))
     region = (rho < 1) & ~keep & chest.body[box]  # indents the back of the heart
     anat.labels[box][region] = 0
-    sub[region & (rho >= 0.82)] = 42.0
-    inner = region & (rho < 0.82)
-    sub[inner] = float(rng.uniform(10, 30))
-    if rng.random() < 0.7:
-        level = center[2] + rng.uniform(-0.3, 0.4) * radii[2]
-        sub[inner & (g.z[box[0]] > level)] = -1000.0
-    mask = np.zeros(hu.shape, bool)
-    mask[box] = region
-    chest.lungs[mask] = 0
-    chest.mediastinum |= mask
-    chest.lungs_changed()
-    kind = "large" if size > 50 else "small" if size < 35 else "moderate"
-    return FindingResult(mask, {"size_mm": round(size_mm(chest, mask)), "severity": kind})
+    return fm.paint_hernia_sac(hu, chest, rng, box, region, rho, center, radii, size)
