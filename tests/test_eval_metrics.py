@@ -14,6 +14,8 @@ from radvoice.eval.metrics import (
     binary_metrics,
     classification_report,
     label_jaccard_at_k,
+    macro_auroc,
+    paired_bootstrap_delta,
     recall_at_k,
 )
 
@@ -65,3 +67,19 @@ def test_label_jaccard_at_k() -> None:
     # k=2: query0 -> {1: .5, 2: 0}, query1 -> {0: .5, 2: 0}, query2 -> {1: 0, 0: 0}
     assert j[2] == pytest.approx((0.25 + 0.25 + 0.0) / 3)
     assert label_jaccard_at_k(emb, np.zeros((3, 3)), ks=(1,))[1] == 1.0
+
+
+def test_paired_bootstrap_tells_a_real_gain_from_none() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 3)) < 0.3).astype(int)
+    noise = rng.standard_normal((200, 3))
+    weak, strong = y * 0.3 + noise, y * 3.0 + noise
+    d, lo, hi = paired_bootstrap_delta(y, weak, strong, n_boot=300)
+    assert d == pytest.approx(macro_auroc(y, strong) - macro_auroc(y, weak))
+    assert 0 < lo <= d <= hi
+    same = paired_bootstrap_delta(y, weak, weak.copy(), n_boot=50)
+    assert same == (0.0, 0.0, 0.0)
+    y[:, 2] = 0  # a class without positives is left out of the macro mean
+    assert macro_auroc(y, strong) == pytest.approx(
+        np.mean([roc_auc_score(y[:, j], strong[:, j]) for j in range(2)])
+    )

@@ -123,6 +123,7 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     assert cli_main(argv) == 0
     table = capsys.readouterr().out
     assert "macro AUROC" in table and "speech, KD" in table and "noise 10 dB SNR" in table
+    assert (out / "table.txt").read_text() in table  # the printed table, saved with the report
 
 
 def test_eval_cli_bad_input_is_one_line(setup, tmp_path, capsys) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 from radvoice.labels import NUM_PATHOLOGIES, PATHOLOGIES
 from radvoice.nn.losses import (
+    ct_metric,
     false_negative_mask,
     info_nce,
     label_jaccard,
+    projected_kd,
     prompt_disease_loss,
     prompt_logits,
     siglip_loss,
@@ -139,3 +142,27 @@ def test_match_query_picks_nearest_prototype() -> None:
     label, score = match_query(protos[7].numpy() * 3.0, protos)
     assert label == PATHOLOGIES[7]
     assert math.isclose(score, 1.0, rel_tol=1e-5)
+
+
+def test_projected_kd_counts_only_error_that_moves_zero_shot_scores() -> None:
+    d = 16
+    gen = torch.Generator().manual_seed(0)
+    # CT embeddings that vary only in the first 4 dimensions (plus a constant offset)
+    ct = torch.zeros(64, d)
+    ct[:, :4] = torch.randn(64, 4, generator=gen)
+    ct[:, 8] = 3.0
+    prompts = F.normalize(torch.randn(5, 2, d, generator=gen), dim=-1)
+    metric = ct_metric(ct, prompts)
+    diff = prompts[:, 0] - prompts[:, 1]
+    # in units of the teacher's own present-absent spread
+    assert torch.einsum("ld,de,le->l", diff, metric, diff).mean() == pytest.approx(1.0, rel=1e-4)
+    teacher = F.normalize(torch.randn(6, d, generator=gen), dim=-1)
+    assert projected_kd(teacher, teacher, metric) == pytest.approx(0.0, abs=1e-6)
+    off_span = teacher.clone()
+    off_span[:, 12] += 0.3  # no CT varies along dim 12: costs (almost) nothing after normalising
+    along = teacher.clone()
+    along[:, 1] += 0.3
+    assert projected_kd(along, teacher, metric) > 10 * projected_kd(off_span, teacher, metric)
+    weights = torch.tensor([1.0, 0, 0, 0, 0, 0])
+    one = projected_kd(along[:1], teacher[:1], metric)
+    assert projected_kd(along, teacher, metric, weights) == pytest.approx(float(one), rel=1e-5)

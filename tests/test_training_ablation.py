@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from radvoice.training.ablation import VARIANTS, run_ablation, variant_config
+from radvoice.training.ablation import (
+    VARIANTS,
+    run_ablation,
+    score_held_out,
+    variant_config,
+    write_table,
+)
 from radvoice.training.config import load_config
 
 
@@ -40,3 +46,14 @@ def test_runs_and_tabulates(tmp_path: Path, monkeypatch) -> None:
     table = (tmp_path / "out" / "ablation.md").read_text()
     assert "| no_guard |" in table
     assert json.loads((tmp_path / "out" / "ablation.json").read_text()) == rows
+    # held-out scoring: every variant on the same unseen cases, compared with full
+    import radvoice.training.sources as sources
+    from radvoice.training.toy import toy_records
+
+    monkeypatch.setattr(sources, "corpus_records", lambda _root: toy_records(10, seed=9))
+    scored = score_held_out(rows, tmp_path / "out", tmp_path / "unused", n_boot=50)
+    assert all(0.0 <= r["test_macro_auroc"] <= 1.0 and r["test_cases"] == 10 for r in scored)
+    d, lo, hi = scored[1]["delta_vs_full"]
+    assert lo <= d <= hi and "delta_vs_full" not in scored[0]
+    write_table(scored, tmp_path / "out", "tiny", 3, scored[0]["cases"])
+    assert "Δ vs full" in (tmp_path / "out" / "ablation.md").read_text()

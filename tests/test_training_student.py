@@ -44,9 +44,19 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("student_cache")
 
 
-def _run(models_root: Path, corpus: Path, out: Path, steps: int, kd: bool = True, cache=None, **kw):
+def _run(
+    models_root: Path,
+    corpus: Path,
+    out: Path,
+    steps: int,
+    kd: bool = True,
+    cache=None,
+    loss: dict | None = None,
+    **kw,
+):
     cfg = load_config("student_tiny")
     cfg.train.max_steps = steps
+    cfg.model["loss"] = {**cfg.model.get("loss", {}), **(loss or {})}
     if not kd:
         cfg.model["loss"] = {**cfg.model["loss"], "kd_weight": 0.0, "query_kd_weight": 0.0}
     utts, labels, loaders = load_student_data(str(corpus))
@@ -115,6 +125,16 @@ def test_baseline_has_no_distillation_terms(models_root, corpus, tmp_path, cache
     result = _run(models_root, corpus, tmp_path / "nokd", steps=3, kd=False, cache=cache)
     assert set(result.history[0]) >= {"contrastive", "loss"}
     assert "kd" not in result.history[0] and "query_kd" not in result.history[0]
+
+
+def test_zero_shot_distillation_term_is_logged_and_trains(models_root, corpus, tmp_path, cache):
+    result = _run(
+        models_root, corpus, tmp_path / "zs", steps=4, cache=cache, loss={"zeroshot_kd_weight": 2.0}
+    )
+    values = [h["zeroshot_kd"] for h in result.history]
+    assert all(np.isfinite(values)) and max(values) > 0
+    plain = _run(models_root, corpus, tmp_path / "plain", steps=1, cache=cache)
+    assert "zeroshot_kd" not in plain.history[0]
 
 
 def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path, cache):

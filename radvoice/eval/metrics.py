@@ -141,3 +141,40 @@ def label_jaccard_at_k(
         top = order[:, :kk]
         out[int(k)] = float(np.take_along_axis(jac, top, axis=1).mean())
     return out
+
+
+def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean AUROC over the classes (columns) that have both positives and negatives."""
+    y, s = _check(labels, scores)
+    values = [auroc(y[:, j], s[:, j]) for j in range(y.shape[1])]
+    values = [v for v in values if not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def paired_bootstrap_delta(
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """Macro AUROC of ``b`` minus that of ``a`` on the same cases, with a percentile
+    bootstrap interval over cases (the same resample for both): ``(delta, low, high)``."""
+    y, a = _check(labels, scores_a)
+    _, b = _check(labels, scores_b)
+    if a.shape != b.shape:
+        raise MetricError(f"scores {a.shape} and {b.shape} differ in shape")
+    delta = macro_auroc(y, b) - macro_auroc(y, a)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        d = macro_auroc(y[idx], b[idx]) - macro_auroc(y[idx], a[idx])
+        if not np.isnan(d):
+            draws.append(d)
+    if not draws:
+        return delta, float("nan"), float("nan")
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(delta), float(low), float(high)

@@ -106,11 +106,13 @@ def roc_png(result: EvalResult, path: Path) -> Path:
 
 
 def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
-    """``out_dir/eval.md`` + ``roc_curves.png`` + ``eval.json``; returns the markdown path."""
+    """``out_dir/eval.md`` + ``roc_curves.png`` + ``eval.json`` + ``table.txt`` (the printed
+    table), all from this one run; returns the markdown path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = roc_png(result, out_dir / "roc_curves.png")
     (out_dir / "eval.json").write_text(json.dumps(json_safe(result.to_dict()), indent=1) + "\n")
+    (out_dir / "table.txt").write_text(text_table(result), encoding="utf-8")
     info = result.info
     parts = [
         "# RadVoice evaluation\n",

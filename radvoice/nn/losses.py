@@ -118,3 +118,32 @@ def query_loss(
 ) -> torch.Tensor:
     """Cross-entropy of ``(Q, D)`` query embeddings over ``(L, D)`` pathology prototypes."""
     return F.cross_entropy(queries @ prototypes.T * logit_scale, targets)
+
+
+def ct_metric(ct_bank: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
+    """``(D, D)`` metric of zero-shot errors: the covariance of a bank of normalised CT
+    embeddings ``(N, D)``, divided by the mean variance across that bank of the teacher's
+    present − absent prompt scores (``prompts`` ``(L, 2, D)``). ``eᵀ M e`` is then the spread,
+    over CTs, of what an embedding error ``e`` adds to a zero-shot score, in units of the
+    teacher's own spread — error along directions no CT varies in costs nothing."""
+    c = F.normalize(ct_bank.float(), dim=-1)
+    c = c - c.mean(dim=0, keepdim=True)
+    cov = c.T @ c / max(len(c), 1)
+    d = prompts[:, 0].float() - prompts[:, 1].float()
+    signal = torch.einsum("ld,de,le->l", d, cov, d).mean()
+    return cov / signal.clamp(min=1e-12)
+
+
+def projected_kd(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    metric: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Zero-shot distillation: ``eᵀ M e`` of ``e = student − teacher`` (both normalised) under
+    :func:`ct_metric`, averaged over rows (weighted; 0 when no row has weight)."""
+    e = F.normalize(student.float(), dim=-1) - F.normalize(teacher.float(), dim=-1).detach()
+    per_row = torch.einsum("bd,de,be->b", e, metric, e)
+    if weights is None:
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)

@@ -1,9 +1,13 @@
 """Teacher ablations: each loss component against its absence, at equal steps and data.
 
 ``python -m radvoice.training.ablation --config teacher_cpu2 --data synthetic --cache DIR
---steps N --out DIR [--variants full,no_disease,no_guard,siglip,no_query]`` trains one short run
-per variant (same seed, cases, split and schedule; only the named switch differs), then writes
-``ablation.md`` / ``ablation.json`` with each run's validation metrics.
+--steps N --out DIR [--variants full,no_disease,no_guard,siglip,no_query] [--test-data DIR]``
+trains one short run per variant (same seed, cases, split and schedule; only the named switch
+differs), then writes ``ablation.md`` / ``ablation.json`` with each run's validation metrics.
+With ``--test-data`` (a corpus no variant trained on) each exported teacher is also scored there,
+and every variant's macro AUROC is compared with ``full`` on the same cases with a paired
+bootstrap interval, so a difference can be told from noise. ``--held-out-only`` scores the
+variants of an earlier run without training again.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def run_ablation(
         result = train_teacher(cfg, records, run_dir, cache_dir=cache, progress=False)
         assert result.eval is not None
         row = {"variant": name, "overrides": VARIANTS[name], "steps": result.step}
+        row["cases"] = len(records)
         row.update({k: result.eval.summary().get(k) for k in METRICS})
         row["query_top1_val"] = _query_top1((run_dir / "train.log").read_text(encoding="utf-8"))
         row["minutes"] = round((time.perf_counter() - t0) / 60, 1)
@@ -75,19 +80,67 @@ def run_ablation(
     return rows
 
 
-def write_table(rows: list[dict[str, Any]], out: Path, name: str, steps: int, n: int) -> None:
+def score_held_out(
+    rows: list[dict[str, Any]], out: Path, test_data: Path, n_boot: int = 1000
+) -> list[dict[str, Any]]:
+    """Score each variant's exported teacher on ``test_data``; add ``test_macro_auroc`` and,
+    against ``full``, ``delta_vs_full`` with its paired-bootstrap 95 % interval."""
+    from radvoice.eval.metrics import macro_auroc, paired_bootstrap_delta
+    from radvoice.training.sources import corpus_records
+    from radvoice.training.teacher_eval import evaluate_model_dir
+
+    records = corpus_records(Path(test_data))
+    probs = {}
+    for r in rows:
+        ev = evaluate_model_dir(out / r["variant"] / "model", records, out / "test_cache")
+        probs[r["variant"]] = (ev.labels, ev.probabilities)
+        r["test_macro_auroc"] = macro_auroc(ev.labels, ev.probabilities)
+        r["test_cases"] = len(records)
+    if "full" in probs:
+        labels, ref = probs["full"]
+        for r in rows:
+            if r["variant"] != "full":
+                d, lo, hi = paired_bootstrap_delta(labels, ref, probs[r["variant"]][1], n_boot)
+                r["delta_vs_full"] = [d, lo, hi]
+    return rows
+
+
+def _delta(r: dict[str, Any]) -> str:
+    if "delta_vs_full" not in r:
+        return "—"
+    d, lo, hi = r["delta_vs_full"]
+    return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def write_table(
+    rows: list[dict[str, Any]], out: Path, name: str, steps: int, n: int | None
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     cols = [*METRICS, "query_top1_val"]
+    held_out = any("test_macro_auroc" in r for r in rows)
+    extra = ["held-out macro_auroc", "Δ vs full [95 % CI]"] if held_out else []
     lines = [
-        f"# Teacher ablation: {name}, {steps} steps, {n} cases (validation split)",
+        f"# Teacher ablation: {name}, {steps} steps"
+        + (f", {n} cases" if n else "")
+        + " (validation split)",
         "",
-        "| variant | " + " | ".join(cols) + " | minutes |",
-        "|---" * (len(cols) + 2) + "|",
+        "| variant | " + " | ".join(cols + extra) + " | minutes |",
+        "|---" * (len(cols) + len(extra) + 2) + "|",
     ]
     for r in rows:
         vals = ["—" if r.get(c) is None else f"{r[c]:.3f}" for c in cols]
+        if held_out:
+            vals += [f"{r.get('test_macro_auroc', float('nan')):.3f}", _delta(r)]
         lines.append(f"| {r['variant']} | " + " | ".join(vals) + f" | {r['minutes']} |")
+    if held_out:
+        n_test = max(r.get("test_cases", 0) for r in rows)
+        lines += [
+            "",
+            f"Held out: {n_test} cases no variant trained on, each variant with its own "
+            "validation thresholds; Δ = variant − full on the same cases, 95 % paired "
+            "bootstrap over cases (1000 resamples). An interval that contains 0 is no evidence.",
+        ]
     (out / "ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -100,19 +153,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--test-data", help="corpus folder to score every variant on (held out)")
+    p.add_argument(
+        "--held-out-only",
+        action="store_true",
+        help="score the variants already in --out on --test-data, without training",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
     torch.set_num_threads(args.threads)
-    rows = run_ablation(
-        args.config,
-        args.data,
-        Path(args.cache),
-        args.steps,
-        Path(args.out),
-        [v.strip() for v in args.variants.split(",") if v.strip()],
-    )
+    out = Path(args.out)
+    wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if args.held_out_only:
+        if not args.test_data:
+            p.error("--held-out-only needs --test-data")
+        rows = json.loads((out / "ablation.json").read_text(encoding="utf-8"))
+        rows = [r for r in rows if r["variant"] in wanted]
+    else:
+        rows = run_ablation(args.config, args.data, Path(args.cache), args.steps, out, wanted)
+    if args.test_data and rows:
+        from radvoice.training.config import load_config
+
+        rows = score_held_out(rows, out, Path(args.test_data))
+        name = load_config(args.config).name
+        write_table(rows, out, name, rows[0]["steps"], rows[0].get("cases"))
     print((Path(args.out) / "ablation.md").read_text(encoding="utf-8"))
     return 0 if rows else 1
 

@@ -27,7 +27,13 @@ from torch import nn
 
 from radvoice.errors import RadVoiceError
 from radvoice.labels import PATHOLOGIES
-from radvoice.nn.losses import distillation_loss, false_negative_mask, info_nce
+from radvoice.nn.losses import (
+    ct_metric,
+    distillation_loss,
+    false_negative_mask,
+    info_nce,
+    projected_kd,
+)
 from radvoice.training.config import RunConfig
 from radvoice.training.distributed import (
     DistContext,
@@ -72,6 +78,10 @@ class StudentLoss:
     # prompts: the same over the teacher's 36 zero-shot prompt embeddings (18 × present/absent),
     # so a spoken prompt keeps both its pathology and its polarity
     prompt_proto_weight: float = 0.0
+    # prompts: error of the spoken prompt's embedding measured where zero-shot scores live — the
+    # covariance of the training CT embeddings, in units of the teacher's present−absent spread
+    # (:func:`radvoice.nn.losses.projected_kd`)
+    zeroshot_kd_weight: float = 0.0
     # share of spoken questions (vs prompts) in each query batch; 0: uniform over both
     question_share: float = 0.0
     proto_temperature: float = 0.05
@@ -334,6 +344,10 @@ def train_student(
         teacher.prompts.float().reshape(-1, teacher.prompts.shape[-1]), dim=-1
     )
     prompt_protos = prompt_protos.to(ctx.device)
+    zs_metric = None
+    if lc.zeroshot_kd_weight > 0:
+        bank_ids = sorted({u.case_id for u in data.train_reports})
+        zs_metric = ct_metric(data.targets.ct_of(bank_ids), teacher.prompts).to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
@@ -389,6 +403,9 @@ def train_student(
                     s_q, t_q, prompt_protos, lc.proto_temperature, is_prompt
                 )
                 loss = loss + lc.prompt_proto_weight * parts["prompt_proto"]
+            if zs_metric is not None:
+                parts["zeroshot_kd"] = projected_kd(s_q, t_q, zs_metric, is_prompt)
+                loss = loss + lc.zeroshot_kd_weight * parts["zeroshot_kd"]
         parts["loss"] = loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
