@@ -97,6 +97,11 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     result = json.loads(capsys.readouterr().out)
     assert result["systems"] == ["text", "speech_nokd", "speech_kd"]
     assert result["conditions"] == ["seen", "noise_10db"]
+    retrieval = result["info"]["teacher_retrieval"]  # typed reports of the whole test set
+    assert set(retrieval["r2v_recall"]) == {"1", "5", "10", "50"}
+    assert set(retrieval["v2v_jaccard"]) == {"1", "5", "10"}
+    assert all(0.0 <= v <= 1.0 for v in retrieval["v2v_jaccard"].values())
+    assert retrieval["chance"]["r2v_recall"]["1"] == pytest.approx(1 / retrieval["n"])
     for system in result["systems"]:
         for cond in result["conditions"]:
             cell = result["results"][system][cond]
@@ -115,6 +120,7 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     md = (out / "eval.md").read_text()
     assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
+    assert "| volume → volume label Jaccard@5 |" in md and "| report → volume R@50 |" in md
     png = (out / "roc_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     # the noisy condition really re-encoded noisy audio: its cache differs from the clean one

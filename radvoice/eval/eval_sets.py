@@ -52,13 +52,15 @@ class EvalDataError(RadVoiceError):
 
 @dataclass
 class CaseSet:
-    """CT cases: ids, labels ``(N, 18)``, which labels are known, and volume loaders."""
+    """CT cases: ids, labels ``(N, 18)``, which labels are known, volume loaders and (corpus
+    sets) the report of each case."""
 
     name: str
     case_ids: list[str]
     labels: np.ndarray
     known: np.ndarray
     loaders: dict = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.case_ids)
@@ -72,17 +74,20 @@ def corpus_case_set(root: Path, name: str, only: set[str] | None = None) -> Case
     rows = [r for r in read_manifest(root) if only is None or r["case_id"] in only]
     if not rows:
         raise EvalDataError(f"{root}: no cases for the {name!r} set")
-    known = []
+    known, reports = [], []
     for r in rows:
         doc = load_case_json(root, r)
         k = doc.get("known") or {}
         known.append([bool(k.get(p, True)) for p in PATHOLOGIES])
+        rep = doc.get("report") or {}
+        reports.append(" ".join(rep.get(x, "").strip() for x in ("findings", "impression")).strip())
     return CaseSet(
         name,
         [r["case_id"] for r in rows],
         np.array([r["labels"] for r in rows], dtype=np.int64),
         np.array(known, dtype=bool),
         {r["case_id"]: (lambda p=Path(root) / r["volume"]: read_volume(p)) for r in rows},
+        reports if all(reports) else [],
     )
 
 

@@ -125,6 +125,7 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
         markdown_table(*_rows(result)),
         "\nSpoken report → volume Recall@5 / spoken query → pathology top-1:\n\n",
         markdown_table(*_secondary(result)),
+        _teacher_retrieval(info.get("teacher_retrieval") or {}),
         f"\n![ROC curves]({png.name})\n",
         "\n## Per-class AUROC (training voices)\n\n",
         _per_class(result),
@@ -132,6 +133,23 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
     md = out_dir / "eval.md"
     md.write_text("\n".join(parts), encoding="utf-8")
     return md
+
+
+def _teacher_retrieval(tr: dict) -> str:
+    """The CT-CLIP retrieval metrics of the teacher on the whole test set, with chance."""
+    if not tr:
+        return ""
+    chance = tr.get("chance", {})
+    rows = []
+    if "r2v_recall" in tr:
+        for k, v in tr["r2v_recall"].items():
+            rows.append([f"report → volume R@{k}", _f(v), _f(chance["r2v_recall"][k])])
+    for k, v in tr["v2v_jaccard"].items():
+        rows.append([f"volume → volume label Jaccard@{k}", _f(v), _f(chance["v2v_jaccard"])])
+    return (
+        f"\nText teacher retrieval on the whole test set ({tr['n']} typed reports and volumes; "
+        "chance = a random ranking):\n\n" + markdown_table(["metric", "teacher", "chance"], rows)
+    )
 
 
 def _per_class(result: EvalResult, cond: str = "seen") -> str:

@@ -36,7 +36,7 @@ from radvoice.eval.eval_sets import (
     noise_transform,
     transcripts,
 )
-from radvoice.eval.metrics import classification_report
+from radvoice.eval.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
 from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
@@ -218,11 +218,36 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
         except KeyError:
             gap[cond] = float("nan")
     info = {
+        "teacher_retrieval": teacher_retrieval(inp, ct["test"]),
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
         "logit_scale": scale,
         "systems_missing": [s for s in SYSTEMS if s not in cells],
     }
     return EvalResult(cells, gap, info)
+
+
+def teacher_retrieval(inp: EvalInputs, ct: torch.Tensor) -> dict:
+    """The CT-CLIP retrieval metrics on the whole test set: each typed report → its volume
+    (Recall@1/5/10/50, gallery = the test set) and volume → volume mean label Jaccard@1/5/10,
+    with what a random ranking scores (``chance``)."""
+    cases = inp.sets["test"]
+    if len(cases) < 2:
+        return {}
+    emb = ct.float().numpy()
+    out: dict[str, Any] = {"n": len(cases)}
+    out["v2v_jaccard"] = {str(k): v for k, v in label_jaccard_at_k(emb, cases.labels).items()}
+    y = cases.labels.astype(bool)
+    inter = (y[:, None] & y[None]).sum(-1)
+    union = (y[:, None] | y[None]).sum(-1)
+    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    off = ~np.eye(len(y), dtype=bool)
+    chance = {"v2v_jaccard": float(jac[off].mean())}
+    if cases.reports:
+        txt = _text_embed(inp.targets, cases.reports).float().numpy()
+        out["r2v_recall"] = {str(k): v for k, v in recall_at_k(txt @ emb.T).items()}
+        chance["r2v_recall"] = {str(k): min(k / len(cases), 1.0) for k in (1, 5, 10, 50)}
+    out["chance"] = chance
+    return out
 
 
 def report_retrieval(inp: EvalInputs, embed: Embedder, reports: list[Utterance]) -> dict:
