@@ -46,6 +46,14 @@ def test_corpus_round_trip_and_resume(tmp_path: Path) -> None:
     assert (tmp_path / row["volume"]).stat().st_mtime_ns == stamp
     recs = case_records(tmp_path)
     assert recs[2].case_id == rows[2]["case_id"] and recs[2].findings
+    # the training side reads the same folder (`radvoice train teacher --data DIR`)
+    from radvoice.training.config import DataSettings
+    from radvoice.training.sources import load_records
+
+    train = load_records(str(tmp_path), DataSettings(val_fraction=0.34))
+    assert [r.case_id for r in train] == [r["case_id"] for r in rows]
+    assert train[1].report == recs[1].report and list(train[1].labels) == list(case.labels)
+    assert np.array_equal(train[1].load().array, case.volume.array)
     with pytest.raises(CorpusError, match="other settings"):
         build_corpus(tmp_path, 3, CorpusSettings(seed=4, shape=SHAPE, spacing=SPACING))
 

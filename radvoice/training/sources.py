@@ -181,14 +181,10 @@ def ctrate_records(root: Path) -> list[CaseRecord]:
 
 
 def corpus_records(root: Path) -> list[CaseRecord]:
-    """Cases of a corpus folder (``manifest.jsonl``) through radvoice.data's reader."""
-    for module, name in (("radvoice.data.corpus", "read_corpus"), ("radvoice.data", "read_corpus")):
-        try:
-            reader = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        return [_from_data_record(r) for r in reader(root)]
-    raise DataSourceError("no corpus reader (radvoice.data.corpus.read_corpus) is available")
+    """Cases of a generated corpus folder (``manifest.jsonl``, ``radvoice data synth``)."""
+    from radvoice.data.corpus import case_records
+
+    return [_from_data_record(r) for r in case_records(root)]
 
 
 def load_records(
