@@ -38,6 +38,7 @@ from radvoice.eval.eval_sets import (
 )
 from radvoice.eval.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.labels import PATHOLOGIES
+from radvoice.nn.losses import label_jaccard
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
 from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
 
@@ -236,12 +237,9 @@ def teacher_retrieval(inp: EvalInputs, ct: torch.Tensor) -> dict:
     emb = ct.float().numpy()
     out: dict[str, Any] = {"n": len(cases)}
     out["v2v_jaccard"] = {str(k): v for k, v in label_jaccard_at_k(emb, cases.labels).items()}
-    y = cases.labels.astype(bool)
-    inter = (y[:, None] & y[None]).sum(-1)
-    union = (y[:, None] | y[None]).sum(-1)
-    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
-    off = ~np.eye(len(y), dtype=bool)
-    chance = {"v2v_jaccard": float(jac[off].mean())}
+    y = torch.from_numpy(cases.labels)
+    jac = label_jaccard(y, y).numpy()  # a random neighbour: the mean over all other volumes
+    chance = {"v2v_jaccard": float(jac[~np.eye(len(jac), dtype=bool)].mean())}
     if cases.reports:
         txt = _text_embed(inp.targets, cases.reports).float().numpy()
         out["r2v_recall"] = {str(k): v for k, v in recall_at_k(txt @ emb.T).items()}
