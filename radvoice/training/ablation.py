@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.held_out_only:
         if not args.test_data:
             p.error("--held-out-only needs --test-data")
+        if not (out / "ablation.json").is_file():
+            p.error(f"{out / 'ablation.json'} not found: train the variants first")
         rows = json.loads((out / "ablation.json").read_text(encoding="utf-8"))
         rows = [r for r in rows if r["variant"] in wanted]
     else:
