@@ -12,6 +12,11 @@ from radvoice.imaging.volume import Volume
 from radvoice.labels import NUM_PATHOLOGIES, PATHOLOGIES
 
 
+def report_text(findings: str, impression: str) -> str:
+    """Findings and impression as one text (CT-CLIP's training text)."""
+    return " ".join(t for t in (findings.strip(), impression.strip()) if t)
+
+
 @dataclass
 class CaseRecord:
     """One CT case with its report, its 18 labels and (optionally) its spoken report.
@@ -41,7 +46,7 @@ class CaseRecord:
     @property
     def report(self) -> str:
         """Findings and impression as one text (CT-CLIP's training text)."""
-        return " ".join(t for t in (self.findings.strip(), self.impression.strip()) if t)
+        return report_text(self.findings, self.impression)
 
     @property
     def positive(self) -> list[str]:

@@ -69,6 +69,7 @@ class CaseSet:
 def corpus_case_set(root: Path, name: str, only: set[str] | None = None) -> CaseSet:
     """Cases of a corpus folder (all, or the ids in ``only``)."""
     from radvoice.data.corpus import load_case_json, read_manifest
+    from radvoice.data.records import report_text
     from radvoice.imaging import read_volume
 
     rows = [r for r in read_manifest(root) if only is None or r["case_id"] in only]
@@ -80,7 +81,7 @@ def corpus_case_set(root: Path, name: str, only: set[str] | None = None) -> Case
         k = doc.get("known") or {}
         known.append([bool(k.get(p, True)) for p in PATHOLOGIES])
         rep = doc.get("report") or {}
-        reports.append(" ".join(rep.get(x, "").strip() for x in ("findings", "impression")).strip())
+        reports.append(report_text(rep.get("findings", ""), rep.get("impression", "")))
     return CaseSet(
         name,
         [r["case_id"] for r in rows],

@@ -120,6 +120,14 @@ def query_loss(
     return F.cross_entropy(queries @ prototypes.T * logit_scale, targets)
 
 
+def row_mean(per_row: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of per-row loss values, or their ``weights``-weighted mean (0 when no row has
+    weight, so a term can exist on a DDP rank whose slice has none of its rows)."""
+    if weights is None:
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 def ct_metric(ct_bank: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
     """``(D, D)`` metric of zero-shot errors: the covariance of a bank of normalised CT
     embeddings ``(N, D)``, divided by the mean variance across that bank of the teacher's
@@ -143,7 +151,4 @@ def projected_kd(
     """Zero-shot distillation: ``eᵀ M e`` of ``e = student − teacher`` (both normalised) under
     :func:`ct_metric`, averaged over rows (weighted; 0 when no row has weight)."""
     e = F.normalize(student.float(), dim=-1) - F.normalize(teacher.float(), dim=-1).detach()
-    per_row = torch.einsum("bd,de,be->b", e, metric, e)
-    if weights is None:
-        return per_row.mean()
-    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+    return row_mean(torch.einsum("bd,de,be->b", e, metric, e), weights)

@@ -116,11 +116,12 @@ def read_synthetic_index(index_file: Path, seed: int) -> dict[int, dict[str, Any
 
 def _report_of(case: Any) -> str:
     """Findings and impression joined as :attr:`radvoice.data.records.CaseRecord.report` does."""
+    from radvoice.data.records import report_text
+
     report = getattr(case, "report", "")
     if isinstance(report, str):
         return report
-    parts = [str(getattr(report, k, "")).strip() for k in ("findings", "impression")]
-    return " ".join(p for p in parts if p)
+    return report_text(str(getattr(report, "findings", "")), str(getattr(report, "impression", "")))
 
 
 def _from_synthetic_case(case: Any, case_id: str, load: Any) -> CaseRecord:

@@ -33,6 +33,7 @@ from radvoice.nn.losses import (
     false_negative_mask,
     info_nce,
     projected_kd,
+    row_mean,
 )
 from radvoice.training.config import RunConfig
 from radvoice.training.distributed import (
@@ -123,10 +124,7 @@ def prototype_kd(
     averaged over rows (weighted by ``weights``, 0 when no row has weight)."""
     t = F.softmax(F.normalize(teacher, dim=-1) @ prototypes.T / temperature, dim=-1)
     s = F.log_softmax(F.normalize(student, dim=-1) @ prototypes.T / temperature, dim=-1)
-    per_row = (t * (t.clamp_min(1e-12).log() - s)).sum(-1)
-    if weights is None:
-        return per_row.mean()
-    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+    return row_mean((t * (t.clamp_min(1e-12).log() - s)).sum(-1), weights)
 
 
 @dataclass
