@@ -54,6 +54,14 @@ def test_corpus_round_trip_and_resume(tmp_path: Path) -> None:
     assert [r.case_id for r in train] == [r["case_id"] for r in rows]
     assert train[1].report == recs[1].report and list(train[1].labels) == list(case.labels)
     assert np.array_equal(train[1].load().array, case.volume.array)
+    # `--data DIR --data toy:4` mixes sources; one case id in two sources is refused
+    from radvoice.training.sources import DataSourceError
+
+    mixed = load_records([str(tmp_path), "toy:4"], DataSettings(val_fraction=0.34))
+    assert [r.case_id for r in mixed[:3]] == [r.case_id for r in train] and len(mixed) == 7
+    assert [r.split for r in mixed[:3]] == [r.split for r in train]
+    with pytest.raises(DataSourceError, match="in both"):
+        load_records([str(tmp_path), str(tmp_path)], DataSettings(val_fraction=0.34))
     with pytest.raises(CorpusError, match="other settings"):
         build_corpus(tmp_path, 3, CorpusSettings(seed=4, shape=SHAPE, spacing=SPACING))
 

@@ -31,6 +31,14 @@ def test_each_variant_changes_only_its_switch() -> None:
         variant_config(base, "no_such_thing", 10)
 
 
+def test_seed_replaces_only_the_training_seed() -> None:
+    base = load_config("teacher_cpu2")
+    same = variant_config(base, "full", 10)
+    other = variant_config(base, "full", 10, seed=base.train.seed + 7)
+    assert same.train.seed == base.train.seed and other.train.seed == base.train.seed + 7
+    assert other.model == same.model and other.data == same.data
+
+
 def test_runs_and_tabulates(tmp_path: Path, monkeypatch) -> None:
     import radvoice.training.config as config_mod
 

@@ -167,3 +167,6 @@ def test_cli_trains_and_reports_bad_input(tmp_path: Path, capsys) -> None:
     bad_cfg.write_text(json.dumps({"train": {"bogus": 1}}))
     assert cli_main(["train", "teacher", "--config", str(bad_cfg), "--data", "toy:8"]) == 2
     assert "bogus" in capsys.readouterr().err
+    two = ["--data", "toy:8", "--data", "toy:9"]
+    assert cli_main(["train", "student", "--config", "student_tiny", *two]) == 2
+    assert "one --data" in capsys.readouterr().err

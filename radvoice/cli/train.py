@@ -1,5 +1,8 @@
 """``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``.
 
+The teacher takes ``--data`` more than once to mix sources (e.g. ``--data synthetic --data
+runs/corpus/lung1_s5``: phantom cases plus cases on real anatomy); the student takes one.
+
 Runs unchanged under ``torchrun --nproc_per_node N -m radvoice.cli.main train ...`` (DDP).
 """
 
@@ -18,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         required=True,
-        help="corpus folder, CT-RATE folder, synthetic:N or toy:N",
+        action="append",
+        help="corpus folder, CT-RATE folder, synthetic:N or toy:N (teacher: repeat to mix)",
     )
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         from radvoice.training.teacher import train_teacher
 
         on_volume = None
-        if cfg.data.cache_grid and args.data.startswith("synthetic"):
+        synthetic = [d for d in args.data if d.startswith("synthetic")]
+        if cfg.data.cache_grid and synthetic:
             from radvoice.nn.clip import ClipDims
             from radvoice.training.cases import GridCache
 
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 from radvoice.training.prefill import prefill_synthetic
                 from radvoice.training.sources import _count
 
-                spec = args.data
+                spec = synthetic[0]
                 n = _count(spec, "synthetic:") if ":" in spec else cfg.data.synthetic_cases
                 prefill_synthetic(
                     n, cfg.data.synthetic_seed, cache, grid, cfg.data.workers, not args.no_progress
@@ -87,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         from radvoice.training.student import train_student_cli
 
-        result = train_student_cli(cfg, args.data, out, args.resume, args.teacher, export)
+        if len(args.data) != 1:
+            from radvoice.cli.main import UserError
+
+            raise UserError("train student takes one --data (a student corpus)")
+        result = train_student_cli(cfg, args.data[0], out, args.resume, args.teacher, export)
     if result.model_dir is not None:
         print(f"model written to {result.model_dir} (step {result.step})")
     return 0

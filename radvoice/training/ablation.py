@@ -33,8 +33,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 METRICS = ("macro_auroc", "macro_weighted_f1", "r2v_R@5", "v2v_J@5")
 
 
-def variant_config(base: Any, name: str, steps: int) -> Any:
-    """A copy of ``base`` with the variant's loss overrides and a ``steps``-long schedule."""
+def variant_config(base: Any, name: str, steps: int, seed: int | None = None) -> Any:
+    """A copy of ``base`` with the variant's loss overrides and a ``steps``-long schedule
+    (``seed`` replaces the training seed: initialisation and batch order, not the split)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r} (known: {', '.join(VARIANTS)})")
     cfg = copy.deepcopy(base)
@@ -44,6 +45,8 @@ def variant_config(base: Any, name: str, steps: int) -> Any:
     cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(steps // 10, 1))
     cfg.train.eval_every = 0
     cfg.train.max_minutes = 0
+    if seed is not None:
+        cfg.train.seed = seed
     return cfg
 
 
@@ -55,7 +58,13 @@ def _query_top1(log_text: str) -> float | None:
 
 
 def run_ablation(
-    config: str, data: str, cache: Path, steps: int, out: Path, variants: list[str]
+    config: str,
+    data: str,
+    cache: Path,
+    steps: int,
+    out: Path,
+    variants: list[str],
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
     from radvoice.training.config import load_config
     from radvoice.training.sources import load_records
@@ -65,12 +74,13 @@ def run_ablation(
     records = load_records(data, base.data, seed=base.train.seed, cache_dir=cache)
     rows = []
     for name in variants:
-        cfg = variant_config(base, name, steps)
+        cfg = variant_config(base, name, steps, seed)
         run_dir = out / name
         t0 = time.perf_counter()
         result = train_teacher(cfg, records, run_dir, cache_dir=cache, progress=False)
         assert result.eval is not None
         row = {"variant": name, "overrides": VARIANTS[name], "steps": result.step}
+        row["seed"] = cfg.train.seed
         row["cases"] = len(records)
         row.update({k: result.eval.summary().get(k) for k in METRICS})
         row["query_top1_val"] = _query_top1((run_dir / "train.log").read_text(encoding="utf-8"))
@@ -153,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, help="training seed for every variant (split unchanged)")
     p.add_argument("--test-data", help="corpus folder to score every variant on (held out)")
     p.add_argument(
         "--held-out-only",
@@ -174,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads((out / "ablation.json").read_text(encoding="utf-8"))
         rows = [r for r in rows if r["variant"] in wanted]
     else:
-        rows = run_ablation(args.config, args.data, Path(args.cache), args.steps, out, wanted)
+        rows = run_ablation(
+            args.config, args.data, Path(args.cache), args.steps, out, wanted, args.seed
+        )
     if args.test_data and rows:
         from radvoice.training.config import load_config
 

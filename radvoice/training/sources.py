@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,14 +189,38 @@ def corpus_records(root: Path) -> list[CaseRecord]:
 
 
 def load_records(
-    spec: str,
+    spec: str | Sequence[str],
     settings: DataSettings,
     seed: int = 0,
     on_volume: Callable[[CaseRecord, Any], None] | None = None,
     cache_dir: Path | None = None,
 ) -> list[CaseRecord]:
-    """Records for ``--data SPEC`` with splits assigned (see the module docstring)."""
+    """Records for ``--data SPEC`` with splits assigned (see the module docstring).
+
+    Several specs (``--data A --data B``) are loaded one by one and concatenated, each source
+    keeping its own splits; a case id found in two sources is an error, since the grid cache
+    and the splits are keyed by case id.
+    """
     from radvoice.training.toy import toy_records
+
+    if not isinstance(spec, str):
+        specs = list(spec)
+        if len(specs) == 1:
+            return load_records(specs[0], settings, seed, on_volume, cache_dir)
+        if not specs:
+            raise DataSourceError("no --data given")
+        out: list[CaseRecord] = []
+        seen: dict[str, str] = {}
+        for one in specs:
+            for rec in load_records(one, settings, seed, on_volume, cache_dir):
+                if rec.case_id in seen:
+                    raise DataSourceError(
+                        f"case id {rec.case_id} is in both --data {seen[rec.case_id]} and "
+                        f"--data {one}: mixed sources need distinct case ids"
+                    )
+                seen[rec.case_id] = one
+                out.append(rec)
+        return out
 
     if spec.startswith("toy:"):
         records = toy_records(_count(spec, "toy:"), seed=settings.synthetic_seed)
