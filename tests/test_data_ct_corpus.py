@@ -129,6 +129,7 @@ def test_real_background_inserts_findings(real_ct_dir: Path) -> None:
         labels=["Pleural effusion", "Consolidation", "Cardiomegaly"],
     )
     assert case.background == "lung1"
+    assert case.case_id == "syn_2_000000_lung1"  # not the phantom case of the same seed/index
     assert "Lung nodule" in case.positive  # annotated in lung1
     assert "Cardiomegaly" in case.positive  # the real heart, dilated (tests/test_data_real_*)
     assert case.known.all()  # every finding is insertable into lung1, none left unclear

@@ -54,7 +54,11 @@ class SyntheticCase:
 
     @property
     def case_id(self) -> str:
-        return f"syn_{self.seed}_{self.index:06d}"
+        """``syn_<seed>_<index>``, plus ``_<background>`` for a real background: the same seed
+        and index on phantom and on real anatomy are different cases (grid caches, mixed
+        training sources and splits are keyed by case id)."""
+        base = f"syn_{self.seed}_{self.index:06d}"
+        return base if self.background == "synthetic" else f"{base}_{self.background}"
 
     @property
     def positive(self) -> list[str]:
