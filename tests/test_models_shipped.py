@@ -77,6 +77,29 @@ def test_altered_weights_are_refused(tmp_path: Path) -> None:
         SpeechStudent.load(tmp_path / "student")
 
 
+def test_students_are_pinned_to_the_shipped_teacher(tmp_path: Path) -> None:
+    """Each student names the teacher it was distilled from; another teacher is refused."""
+    import shutil
+
+    from radvoice.nn.pipeline import RadVoiceModels
+    from radvoice.nn.registry import ModelIntegrityError, register_files, sha256_file
+    from radvoice.nn.speech_student import SpeechStudent
+
+    teacher_sha = sha256_file(MODELS / "teacher" / "model.safetensors")
+    for name in ("student", "student_nokd"):
+        assert SpeechStudent.load(MODELS / name).teacher_sha256 == teacher_sha
+    audio = np.zeros(16000, np.float32)
+    shutil.copytree(MODELS / "teacher", tmp_path / "teacher")
+    files = [tmp_path / "teacher" / f for f in ("config.json", "model.safetensors")]
+    register_files(files, tmp_path)
+    student = SpeechStudent.load(MODELS / "student")
+    student.save(tmp_path / "student", teacher_sha256=teacher_sha)
+    assert RadVoiceModels(tmp_path, device="cpu").embed_audio(audio).shape == (512,)
+    student.save(tmp_path / "student", teacher_sha256="0" * 64)
+    with pytest.raises(ModelIntegrityError, match="another teacher"):
+        RadVoiceModels(tmp_path, device="cpu").embed_audio(audio)
+
+
 def _macro_auroc(labels: np.ndarray, probs: np.ndarray) -> float:
     from radvoice.eval.metrics import classification_report
 

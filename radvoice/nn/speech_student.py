@@ -157,6 +157,7 @@ class SpeechStudent(nn.Module):
         self.encoder = encoder if encoder is not None else AudioEncoder(config.encoder)
         self.head = PoolingHead(config.encoder.n_audio_state, config.head)
         self.mel_fn: MelFn | None = None  # None: radvoice.audio.log_mel_spectrogram
+        self.teacher_sha256: str | None = None  # the teacher it was distilled from (saved)
         self._freeze()
 
     # -- construction -------------------------------------------------------------------------
@@ -280,8 +281,12 @@ class SpeechStudent(nn.Module):
         dtype: torch.dtype = torch.float32,
         register: bool = True,
         encoder: EncoderMode = "auto",
+        teacher_sha256: str | None = None,
     ) -> list[Path]:
         """Write ``config.json`` + ``model.safetensors`` (the config is the metadata ``dims``).
+
+        ``teacher_sha256`` (of the teacher's ``model.safetensors``) pins the teacher the head was
+        distilled from: :class:`radvoice.nn.pipeline.RadVoiceModels` refuses another one.
 
         ``encoder="auto"`` stores only the head and fine-tuned encoder tensors and references the
         Whisper encoder by name + SHA-256 when a registered copy is found beside ``out_dir`` or
@@ -301,6 +306,8 @@ class SpeechStudent(nn.Module):
             **dims,
             "dtype": str(dtype).removeprefix("torch."),
         }
+        if teacher_sha256:
+            config["teacher_sha256"] = teacher_sha256
         tensors = {k: v.to(dtype) for k, v in tensors.items()}
         return save_model(Path(out_dir), tensors, config, dims, register=register)
 
@@ -314,7 +321,7 @@ class SpeechStudent(nn.Module):
         from radvoice.nn.registry import load_model
 
         model_dir = Path(model_dir)
-        tensors, _config, dims = load_model(model_dir, verify=verify)
+        tensors, file_config, dims = load_model(model_dir, verify=verify)
         config = StudentConfig.from_dict(dims)
         referenced = WHISPER_KEY in dims
         base = load_referenced_encoder(dims, model_dir, verify) if referenced else None
@@ -331,4 +338,5 @@ class SpeechStudent(nn.Module):
         bad = list(unexpected) + [k for k in missing if not k.startswith(ENCODER_PREFIX)]
         if bad:
             raise WhisperModelError(f"{model_dir}: weights do not match the config ({bad[0]})")
+        student.teacher_sha256 = file_config.get("teacher_sha256")
         return student.to(device).eval()
