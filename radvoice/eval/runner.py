@@ -47,7 +47,7 @@ def calibration_ids(data: Path, utts: list, cap: int = CALIBRATION_CASES) -> set
 def build_inputs(s: EvalSettings) -> EvalInputs:
     from radvoice.nn.clip import load_teacher
     from radvoice.nn.registry import ModelIntegrityError
-    from radvoice.nn.speech_student import SpeechStudent
+    from radvoice.nn.speech_student import SpeechStudent, check_distilled_from
     from radvoice.training.student_data import TeacherTargets, corpus_utterances, teacher_key
 
     teacher_dir = Path(s.teacher) if s.teacher else Path(s.models) / "teacher"
@@ -59,6 +59,7 @@ def build_inputs(s: EvalSettings) -> EvalInputs:
         folder = Path(s.models) / name
         if folder.is_dir():
             students[key] = SpeechStudent.load(folder, device=s.device)
+            check_distilled_from(students[key], folder, teacher_dir)
         else:
             log.warning(f"{folder} missing: the {key} rows are left out")
     if not Path(s.data).is_dir():

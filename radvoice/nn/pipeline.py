@@ -56,26 +56,14 @@ class RadVoiceModels:
     def _speech(self):
         with self._lock:
             if self._student is None:
-                from radvoice.nn.speech_student import SpeechStudent
+                from radvoice.nn.speech_student import SpeechStudent, check_distilled_from
 
                 if not self.student_dir.is_dir():
                     raise ModelIntegrityError(f"speech model not found at {self.student_dir}")
                 student = SpeechStudent.load(self.student_dir, device=str(self.device))
-                self._check_pair(student.teacher_sha256)
+                check_distilled_from(student, self.student_dir, self.teacher_dir)
                 self._student = student
             return self._student
-
-    def _check_pair(self, pinned: str | None) -> None:
-        """A student lives in its own teacher's space: refuse one distilled from another."""
-        from radvoice.nn.registry import WEIGHTS_NAME, sha256_file
-
-        weights = self.teacher_dir / WEIGHTS_NAME
-        if pinned and weights.is_file() and sha256_file(weights) != pinned:
-            raise ModelIntegrityError(
-                f"speech model {self.student_dir} was distilled from another teacher "
-                f"(SHA-256 {pinned[:12]}…, {weights} is {sha256_file(weights)[:12]}…): "
-                "ship the teacher and the students trained on it together"
-            )
 
     @property
     def grid(self):  # -> radvoice.nn.grid.ModelGrid

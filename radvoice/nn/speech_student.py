@@ -340,3 +340,21 @@ class SpeechStudent(nn.Module):
             raise WhisperModelError(f"{model_dir}: weights do not match the config ({bad[0]})")
         student.teacher_sha256 = file_config.get("teacher_sha256")
         return student.to(device).eval()
+
+
+def check_distilled_from(student: SpeechStudent, student_dir: Path, teacher_dir: Path) -> None:
+    """A student lives in its own teacher's space: refuse a teacher other than the pinned one
+    (students saved before pinning carry no SHA-256 and pass)."""
+    from radvoice.nn.registry import WEIGHTS_NAME, ModelIntegrityError, sha256_file
+
+    pinned = student.teacher_sha256
+    weights = Path(teacher_dir) / WEIGHTS_NAME
+    if not pinned or not weights.is_file():
+        return
+    actual = sha256_file(weights)
+    if actual != pinned:
+        raise ModelIntegrityError(
+            f"speech model {student_dir} was distilled from another teacher (SHA-256 "
+            f"{pinned[:12]}…, {weights} is {actual[:12]}…): ship a teacher together with the "
+            "students trained on it"
+        )
