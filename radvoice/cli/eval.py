@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-data", default=DEFAULT_EVAL_DATA, help="held-out CT corpus")
     p.add_argument("--cache", help="cache folder (default DATA/cache, shared with training)")
     p.add_argument("--real-ct", help="folder holding lung2_image.nrrd (default ../shared/data/ct)")
-    p.add_argument("--lung2-cases", type=int, default=24, help="lung2 cases with findings")
+    p.add_argument("--lung2-cases", type=int, default=96, help="lung2 cases with findings")
     p.add_argument("--no-cascade", action="store_true", help="skip the ASR cascade rows")
     p.add_argument(
         "--conditions", help="comma-separated subset of seen,unseen_speaker,unseen_engine,..."

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher", help="also embed every CT case needed, with this teacher")
     p.add_argument("--eval-data", help="with --teacher: the held-out CT corpus")
     p.add_argument("--real-ct", help="with --teacher: folder holding lung2_image.nrrd")
-    p.add_argument("--lung2-cases", type=int, default=24)
+    p.add_argument("--lung2-cases", type=int, default=96)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--skip-features", action="store_true")
     p.add_argument("--texts", action="store_true", help="with --teacher: text targets only")

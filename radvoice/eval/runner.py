@@ -26,7 +26,7 @@ class EvalSettings:
     eval_data: Path  # a CT corpus never used in training (zero-shot test set)
     cache: Path
     real_ct: Path | None = None  # folder with lung2_image.nrrd
-    lung2_cases: int = 24
+    lung2_cases: int = 96
     cascade: bool = True
     conditions: tuple[str, ...] = CONDITIONS
     device: str = "cpu"
