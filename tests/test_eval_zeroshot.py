@@ -29,6 +29,7 @@ def test_gap_recovery_formula() -> None:
     assert gap_recovery(0.9, 0.7, 0.7) == pytest.approx(0.0)
     assert gap_recovery(0.9, 0.7, 0.95) == pytest.approx(1.25)
     assert math.isnan(gap_recovery(0.8, 0.8, 0.85))
+    assert math.isnan(gap_recovery(0.65, 0.70, 0.57))  # no gap to close (e.g. lung2)
     assert math.isnan(gap_recovery(float("nan"), 0.7, 0.8))
 
 

@@ -93,8 +93,9 @@ class EvalResult:
 
 
 def gap_recovery(text: float, no_kd: float, kd: float) -> float:
-    """(KD − no-KD) / (text − no-KD): the share of the text–speech gap distillation closes."""
-    if not all(np.isfinite([text, no_kd, kd])) or abs(text - no_kd) < 1e-9:
+    """(KD − no-KD) / (text − no-KD): the share of the text–speech gap distillation closes;
+    undefined (NaN) where there is no gap, i.e. text does not beat no-KD."""
+    if not all(np.isfinite([text, no_kd, kd])) or text - no_kd < 1e-9:
         return float("nan")
     return float((kd - no_kd) / (text - no_kd))
 
