@@ -342,19 +342,24 @@ class SpeechStudent(nn.Module):
         return student.to(device).eval()
 
 
+def teacher_weights_sha256(teacher_dir: Path | str | None) -> str | None:
+    """SHA-256 of a teacher folder's weights (what a student pins), None without weights."""
+    from radvoice.nn.registry import WEIGHTS_NAME, sha256_file
+
+    weights = Path(teacher_dir) / WEIGHTS_NAME if teacher_dir else None
+    return sha256_file(weights) if weights is not None and weights.is_file() else None
+
+
 def check_distilled_from(student: SpeechStudent, student_dir: Path, teacher_dir: Path) -> None:
     """A student lives in its own teacher's space: refuse a teacher other than the pinned one
     (students saved before pinning carry no SHA-256 and pass)."""
-    from radvoice.nn.registry import WEIGHTS_NAME, ModelIntegrityError, sha256_file
+    from radvoice.nn.registry import ModelIntegrityError
 
     pinned = student.teacher_sha256
-    weights = Path(teacher_dir) / WEIGHTS_NAME
-    if not pinned or not weights.is_file():
-        return
-    actual = sha256_file(weights)
-    if actual != pinned:
+    actual = teacher_weights_sha256(teacher_dir) if pinned else None
+    if actual is not None and actual != pinned:
         raise ModelIntegrityError(
             f"speech model {student_dir} was distilled from another teacher (SHA-256 "
-            f"{pinned[:12]}…, {weights} is {actual[:12]}…): ship a teacher together with the "
-            "students trained on it"
+            f"{pinned[:12]}…, {teacher_dir} has {actual[:12]}…): ship a teacher together with "
+            "the students trained on it"
         )

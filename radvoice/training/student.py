@@ -442,19 +442,14 @@ def train_student(
         logger.info(f"done: step {final}, {timer.elapsed():.0f} s; val {_fmt(result.val)}")
         target = Path(export_dir) if export_dir else out_dir / "model"
         student.eval()
-        student.save(target, teacher_sha256=_teacher_sha256(teacher_dir))
+        from radvoice.nn.speech_student import teacher_weights_sha256
+
+        student.save(target, teacher_sha256=teacher_weights_sha256(teacher_dir))
         _write_training_info(target, cfg, final, result, teacher_dir)
         result.model_dir = target
         logger.info(f"exported {target}")
     all_reduce_mean(0.0, ctx)
     return result
-
-
-def _teacher_sha256(teacher_dir) -> str | None:
-    from radvoice.nn.registry import WEIGHTS_NAME, sha256_file
-
-    weights = Path(teacher_dir) / WEIGHTS_NAME if teacher_dir else None
-    return sha256_file(weights) if weights is not None and weights.is_file() else None
 
 
 def _write_training_info(target: Path, cfg: RunConfig, step: int, result, teacher_dir) -> None:
