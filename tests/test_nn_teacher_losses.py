@@ -166,3 +166,34 @@ def test_projected_kd_counts_only_error_that_moves_zero_shot_scores() -> None:
     weights = torch.tensor([1.0, 0, 0, 0, 0, 0])
     one = projected_kd(along[:1], teacher[:1], metric)
     assert projected_kd(along, teacher, metric, weights) == pytest.approx(float(one), rel=1e-5)
+
+
+def test_ct_metric_centres_each_domain_and_weights_domains_equally() -> None:
+    d = 16
+    gen = torch.Generator().manual_seed(1)
+    prompts = F.normalize(torch.randn(5, 2, d, generator=gen), dim=-1)
+    # domain A varies in dims 0-3; domain B (few cases, far away) varies in dims 4-7
+    a = torch.zeros(200, d)
+    a[:, :4] = torch.randn(200, 4, generator=gen)
+    a[:, 10] = 3.0
+    b = torch.zeros(20, d)
+    b[:, 4:8] = torch.randn(20, 4, generator=gen)
+    b[:, 11] = 3.0
+    single = ct_metric(a, prompts)
+    assert torch.allclose(ct_metric([a], prompts), single)
+    both = ct_metric([a, b], prompts)
+    err_b = torch.zeros(1, d)
+    err_b[0, 5] = 0.3
+    err_offset = torch.zeros(1, d)
+    err_offset[0, 11] = 0.3  # the shift between the domains: no per-class ranking sees it
+    base = torch.zeros(1, d)
+    base[0, 13] = 1.0  # an embedding no CT varies along, so only the error moves scores
+    # error along domain B's variation is invisible to A's metric, costly under the mix
+    assert projected_kd(base + err_b, base, single) < 0.1 * projected_kd(base + err_b, base, both)
+    # centring per domain: the offset between domains is not variation (pooling would count it)
+    pooled = ct_metric(torch.cat([a, b]), prompts)
+    assert projected_kd(base + err_offset, base, both) < 0.1 * projected_kd(
+        base + err_offset, base, pooled
+    )
+    with pytest.raises(ValueError):
+        ct_metric([], prompts)

@@ -137,6 +137,35 @@ def test_zero_shot_distillation_term_is_logged_and_trains(models_root, corpus, t
     assert "zeroshot_kd" not in plain.history[0]
 
 
+def test_metric_data_adds_a_domain_to_the_zero_shot_metric(models_root, corpus, tmp_path, cache):
+    from radvoice.errors import RadVoiceError
+    from radvoice.training.student import metric_loaders
+
+    cfg = load_config("student_tiny")
+    extra = metric_loaders("toy:12", cfg, taken=set())
+    assert 2 <= len(extra) <= 12
+    loss = {"zeroshot_kd_weight": 1.0}
+    plain = _run(models_root, corpus, tmp_path / "p", steps=1, cache=cache, loss=loss)
+    mixed = _run(
+        models_root,
+        corpus,
+        tmp_path / "m",
+        steps=1,
+        cache=cache,
+        loss=loss,
+        metric_sources={"toy:12": extra},
+    )
+    # same first batch and weights: only the metric differs
+    assert mixed.history[0]["contrastive"] == pytest.approx(plain.history[0]["contrastive"])
+    assert mixed.history[0]["zeroshot_kd"] != pytest.approx(plain.history[0]["zeroshot_kd"])
+    info = json.loads((tmp_path / "m" / "model" / "training.json").read_text())
+    assert info["metric_data"] == ["toy:12"]
+    assert "zero-shot metric: " in (tmp_path / "m" / "train.log").read_text()
+    _, _, loaders = load_student_data(str(corpus))
+    with pytest.raises(RadVoiceError, match="also in the student corpus"):
+        metric_loaders(str(corpus), cfg, taken=set(loaders))
+
+
 def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path, cache):
     full = _run(models_root, corpus, tmp_path / "a", steps=6, cache=cache)
     _run(models_root, corpus, tmp_path / "b", steps=6, cache=cache, stop_after=3)

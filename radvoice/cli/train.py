@@ -1,7 +1,8 @@
 """``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``.
 
 The teacher takes ``--data`` more than once to mix sources (e.g. ``--data synthetic --data
-runs/corpus/lung1_s5``: phantom cases plus cases on real anatomy); the student takes one.
+runs/corpus/lung1_s5``: phantom cases plus cases on real anatomy); the student takes one, and
+``--metric-data`` for CT-only sources that shape its zero-shot distillation metric.
 
 Runs unchanged under ``torchrun --nproc_per_node N -m radvoice.cli.main train ...`` (DDP).
 """
@@ -30,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", help="grid/text cache folder (default OUT/cache)")
     p.add_argument(
         "--teacher", help="student only: the teacher model folder (default models/teacher)"
+    )
+    p.add_argument(
+        "--metric-data",
+        action="append",
+        default=[],
+        help="student only: a CT source (as --data) whose training-split volumes join the "
+        "zero-shot distillation metric as their own domain, e.g. real anatomy (repeatable)",
     )
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--threads", type=int, help="override train.num_threads")
@@ -96,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
             from radvoice.cli.main import UserError
 
             raise UserError("train student takes one --data (a student corpus)")
-        result = train_student_cli(cfg, args.data[0], out, args.resume, args.teacher, export)
+        result = train_student_cli(
+            cfg, args.data[0], out, args.resume, args.teacher, export, args.metric_data
+        )
     if result.model_dir is not None:
         print(f"model written to {result.model_dir} (step {result.step})")
     return 0

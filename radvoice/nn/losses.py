@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -128,15 +130,27 @@ def row_mean(per_row: torch.Tensor, weights: torch.Tensor | None = None) -> torc
     return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 
-def ct_metric(ct_bank: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
+def ct_metric(
+    ct_bank: torch.Tensor | Sequence[torch.Tensor], prompts: torch.Tensor
+) -> torch.Tensor:
     """``(D, D)`` metric of zero-shot errors: the covariance of a bank of normalised CT
     embeddings ``(N, D)``, divided by the mean variance across that bank of the teacher's
     present − absent prompt scores (``prompts`` ``(L, 2, D)``). ``eᵀ M e`` is then the spread,
     over CTs, of what an embedding error ``e`` adds to a zero-shot score, in units of the
-    teacher's own spread — error along directions no CT varies in costs nothing."""
-    c = F.normalize(ct_bank.float(), dim=-1)
-    c = c - c.mean(dim=0, keepdim=True)
-    cov = c.T @ c / max(len(c), 1)
+    teacher's own spread — error along directions no CT varies in costs nothing.
+
+    Several banks (domains, e.g. phantom and real anatomy) are each centred on their own mean
+    and their covariances averaged with equal weight: a per-class AUROC is blind to a shift
+    shared by a whole domain but not to the variation inside one."""
+    banks = [ct_bank] if isinstance(ct_bank, torch.Tensor) else list(ct_bank)
+    if not banks:
+        raise ValueError("ct_metric needs at least one CT bank")
+    covs = []
+    for bank in banks:
+        c = F.normalize(bank.float(), dim=-1)
+        c = c - c.mean(dim=0, keepdim=True)
+        covs.append(c.T @ c / max(len(c), 1))
+    cov = torch.stack(covs).mean(dim=0)
     d = prompts[:, 0].float() - prompts[:, 1].float()
     signal = torch.einsum("ld,de,le->l", d, cov, d).mean()
     return cov / signal.clamp(min=1e-12)

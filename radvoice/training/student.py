@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,25 @@ def prepare_data(
     return StudentData(tr, tq, vr, vq, feats, targets, case_labels)
 
 
+def metric_banks(
+    data: StudentData, sources: dict[str, dict[str, Any]], logger: Any, ctx: DistContext
+) -> list[torch.Tensor]:
+    """Teacher CT embeddings per domain for the zero-shot metric: the training reports' cases,
+    then each extra source (embedded on rank 0 first and cached with the other targets)."""
+    ids = sorted({u.case_id for u in data.train_reports})
+    banks = [data.targets.ct_of(ids)]
+    for name, loaders in sources.items():
+        if len(loaders) < 2:
+            raise RadVoiceError(f"--metric-data {name}: need at least 2 training-split volumes")
+        for turn in (0, 1):
+            if (turn == 0) == ctx.is_main:
+                data.targets.ensure_ct(loaders)
+            barrier(ctx)
+        banks.append(data.targets.ct_of(sorted(loaders)))
+        logger.info(f"zero-shot metric: {len(loaders)} CTs from {name}")
+    return banks
+
+
 def _param_groups(head: nn.Module, extra: list[nn.Parameter], lr: float, wd: float) -> list:
     decay = [p for p in head.parameters() if p.requires_grad and p.ndim >= 2]
     no = [p for p in head.parameters() if p.requires_grad and p.ndim < 2] + extra
@@ -267,10 +287,14 @@ def train_student(
     models_root: Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    metric_sources: dict[str, dict[str, Any]] | None = None,
 ) -> StudentResult:
     """Train (or resume) a speech student into ``out_dir``; export to ``export_dir``.
 
-    ``stop_after`` ends the run early at that step (checkpointed, as an interruption would)."""
+    ``stop_after`` ends the run early at that step (checkpointed, as an interruption would).
+    ``metric_sources`` (name → case id → volume loader) are extra CT domains, e.g. real
+    anatomy, whose teacher embeddings join the zero-shot distillation metric beside the
+    training reports' CTs (:func:`ct_metric`: one domain each)."""
     from radvoice.nn.clip import load_teacher
     from radvoice.nn.registry import models_dir
 
@@ -344,8 +368,8 @@ def train_student(
     prompt_protos = prompt_protos.to(ctx.device)
     zs_metric = None
     if lc.zeroshot_kd_weight > 0:
-        bank_ids = sorted({u.case_id for u in data.train_reports})
-        zs_metric = ct_metric(data.targets.ct_of(bank_ids), teacher.prompts).to(ctx.device)
+        banks = metric_banks(data, metric_sources or {}, logger, ctx)
+        zs_metric = ct_metric(banks, teacher.prompts).to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
@@ -445,14 +469,16 @@ def train_student(
         from radvoice.nn.speech_student import teacher_weights_sha256
 
         student.save(target, teacher_sha256=teacher_weights_sha256(teacher_dir))
-        _write_training_info(target, cfg, final, result, teacher_dir)
+        _write_training_info(target, cfg, final, result, teacher_dir, list(metric_sources or {}))
         result.model_dir = target
         logger.info(f"exported {target}")
     all_reduce_mean(0.0, ctx)
     return result
 
 
-def _write_training_info(target: Path, cfg: RunConfig, step: int, result, teacher_dir) -> None:
+def _write_training_info(
+    target: Path, cfg: RunConfig, step: int, result, teacher_dir, metric_data: list[str]
+) -> None:
     """Training provenance beside the weights (not part of the registered files)."""
     info = {
         "run": cfg.to_dict(),
@@ -460,6 +486,7 @@ def _write_training_info(target: Path, cfg: RunConfig, step: int, result, teache
         "seconds": round(result.seconds, 1),
         "val": result.val,
         "teacher": str(teacher_dir),
+        "metric_data": metric_data,
     }
     (Path(target) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -603,6 +630,7 @@ def train_student_cli(
     resume: bool,
     teacher: str | None,
     export: Path | None,
+    metric_data: Sequence[str] = (),
 ) -> StudentResult:
     """``radvoice train student``: the entry point :mod:`radvoice.cli.train` calls.
 
@@ -616,6 +644,7 @@ def train_student_cli(
     if not teacher_dir.is_dir():
         raise RadVoiceError(f"teacher model not found at {teacher_dir} (train the teacher first)")
     utts, labels, loaders = load_student_data(data)
+    extra = {spec: metric_loaders(spec, cfg, set(loaders)) for spec in metric_data}
     return train_student(
         cfg,
         utts,
@@ -627,4 +656,20 @@ def train_student_cli(
         cache_dir=Path(data).expanduser() / "cache",
         export_dir=export,
         progress=sys.stderr.isatty(),
+        metric_sources=extra,
     )
+
+
+def metric_loaders(spec: str, cfg: RunConfig, taken: set[str]) -> dict[str, Any]:
+    """``--metric-data SPEC``: volume loaders of the training split of a CT source (any
+    ``--data`` form the teacher takes); its case ids must not be the student corpus's."""
+    from radvoice.training.sources import load_records
+
+    recs = [r for r in load_records(spec, cfg.data, seed=cfg.train.seed) if r.split == "train"]
+    clash = sorted({r.case_id for r in recs} & taken)
+    if clash:
+        raise RadVoiceError(
+            f"--metric-data {spec}: case id {clash[0]} is also in the student corpus; "
+            "a metric source needs its own case ids"
+        )
+    return {r.case_id: r.load for r in recs}
