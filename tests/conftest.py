@@ -54,6 +54,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001
     app = QApplication.instance()
     if app is None:
         return
+    # widgets already closed and handed to deleteLater (a detached chart) go first: closing
+    # one again can fail (pyqtgraph's PlotWidget has no PlotItem after close)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     for widget in QApplication.topLevelWidgets():
         widget.close()
         widget.deleteLater()

@@ -59,6 +59,13 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     assert list(panel.bars.opts["width"]) == [0.1, 0.9, 0.6, 0.4]
     assert len(panel.markers.data) == 3  # one tick per known threshold (none for Atelectasis)
     assert "Cardiomegaly" in panel.status.text() and "below threshold" in panel.status.text()
+    state.set_results(
+        {"Emphysema": 0.4, "Lung nodule": 0.9, "Cardiomegaly": 0.1, "Atelectasis": 0.6},
+        queried_label="Cardiomegaly",
+        alternatives=("Emphysema",),  # a near tie of the question comes right after it
+    )
+    assert [label for label, _ in panel.order][:3] == ["Cardiomegaly", "Emphysema", "Lung nodule"]
+    assert "or <b>Emphysema</b>: 0.40" in panel.status.text()
     state.clear("model failed to load: models/registry.json missing")
     assert panel.showing_empty_state and "registry.json" in panel.empty.text()
     panel.detach()

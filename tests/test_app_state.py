@@ -110,8 +110,15 @@ def test_findings_validation_and_clear():
         st.set_results({"Emphysema": 1.5})
     with pytest.raises(ValueError):
         st.set_results({"Emphysema": 0.5}, queried_label="Nope")
+    st.set_results({"Emphysema": 0.7}, queried_label="Lung nodule", alternatives=["Emphysema"])
+    assert st.alternatives == ("Emphysema",)
+    for bad in (["Nope"], ["Lung nodule"], ["Emphysema", "Emphysema"]):
+        with pytest.raises(ValueError):
+            st.set_results({"Emphysema": 0.5}, queried_label="Lung nodule", alternatives=bad)
+    with pytest.raises(ValueError):
+        st.set_results({"Emphysema": 0.5}, alternatives=["Emphysema"])  # no question asked
     st.clear()
-    assert st.probabilities is None and st.queried_label is None
+    assert st.probabilities is None and st.queried_label is None and st.alternatives == ()
 
 
 def test_priors_sorted_and_typed():

@@ -15,6 +15,7 @@ from radvoice.assistant import (
     Assistant,
     AssistantConfig,
     IntentKind,
+    IntentRules,
     ModelsMissing,
     classify_intent,
     load_default_models,
@@ -112,6 +113,34 @@ def test_intent_rules_threshold_and_length() -> None:
     r = models.embed_text(REPORTS[0])
     intent = classify_intent(models, r, 3.0)
     assert intent.kind is IntentKind.REPORT and intent.score < 0.5
+
+
+def test_a_question_between_two_pathologies_shows_both() -> None:
+    models = FakeModels()
+    clear = classify_intent(models, models.embed_text(QUERY), 2.0)
+    assert clear.alternatives == ()
+    both = "is there emphysema or atelectasis?"
+    tie = classify_intent(models, models.embed_text(both), 2.0)
+    assert tie.kind is IntentKind.QUERY
+    asked = {tie.label, *(k for k, _ in tie.alternatives)}
+    assert asked == {"Emphysema", "Atelectasis"}
+    assert all(tie.score - s <= IntentRules().tie_margin for _, s in tie.alternatives)
+    strict = classify_intent(models, models.embed_text(both), 2.0, IntentRules(tie_margin=0.0))
+    assert strict.alternatives == ()
+
+    engine = make(models)
+    engine.volume_opened(make_volume(2))
+    assert engine.wait_idle(30)
+    engine.ask_text(both)
+    assert engine.wait_idle(30)
+    other = next(iter(asked - {tie.label}))
+    assert engine.findings.queried_label == tie.label
+    assert engine.findings.alternatives == (other,)
+    assert f"or {other}" in engine.findings.status and other in engine.talk.message
+    engine.ask_text(QUERY)  # a clear question drops the old alternative
+    assert engine.wait_idle(30)
+    assert engine.findings.alternatives == ()
+    engine.shutdown()
 
 
 def test_similar_to_volume_uses_the_ct_space(tmp_path: Path) -> None:

@@ -91,10 +91,14 @@ class FakeModels:
     def thresholds(self) -> dict[str, float]:
         return {p: 0.5 for p in PATHOLOGIES}
 
-    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]:
+    def query_scores(self, query_embedding: np.ndarray) -> dict[str, float]:
         sims = self._protos @ np.asarray(query_embedding, dtype=np.float32)
-        best = int(np.argmax(sims))
-        return PATHOLOGIES[best], float(sims[best])
+        return {p: float(s) for p, s in zip(PATHOLOGIES, sims, strict=True)}
+
+    def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]:
+        scores = self.query_scores(query_embedding)
+        best = max(scores, key=scores.__getitem__)
+        return best, scores[best]
 
 
 def make_volume(seed: int, shape: tuple[int, int, int] = (16, 24, 24)) -> Volume:

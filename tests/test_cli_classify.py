@@ -13,6 +13,7 @@ import torch
 from radvoice.cli.main import main as cli_main
 from radvoice.imaging.itk_io import write_volume
 from radvoice.labels import PATHOLOGIES
+from radvoice.nn.query_rank import QUERY_TIE_MARGIN
 from radvoice.training.cases import assign_splits
 from radvoice.training.config import load_config
 from radvoice.training.student import StudentSpec
@@ -85,6 +86,11 @@ def test_json_contract_with_text_and_audio_queries(models_root, volume, tmp_path
         assert q["label"] in PATHOLOGIES
         assert -1.0 <= q["label_score"] <= 1.0
         assert q["probability"] == pytest.approx(probs[q["label"]])
+        assert isinstance(q["alternatives"], list)
+        for alt in q["alternatives"]:  # near ties of the question, with their probabilities
+            assert alt["label"] in PATHOLOGIES and alt["label"] != q["label"]
+            assert 0.0 <= q["label_score"] - alt["label_score"] <= QUERY_TIE_MARGIN
+            assert alt["probability"] == pytest.approx(probs[alt["label"]])
 
 
 def test_single_query_gives_query_object_and_text_output(models_root, volume, capsys):

@@ -144,6 +144,18 @@ def test_match_query_picks_nearest_prototype() -> None:
     assert math.isclose(score, 1.0, rel_tol=1e-5)
 
 
+def test_rank_query_keeps_near_ties_best_first() -> None:
+    from radvoice.nn.query_rank import rank_query
+
+    scores = {"A": 0.40, "B": 0.62, "C": 0.60, "D": 0.58, "E": 0.10}
+    best, near = rank_query(scores, margin=0.03)
+    assert best == ("B", 0.62) and [k for k, _ in near] == ["C"]
+    assert [k for k, _ in rank_query(scores, margin=0.05)[1]] == ["C", "D"]
+    assert rank_query({"A": 0.3}) == (("A", 0.3), [])
+    with pytest.raises(ValueError):
+        rank_query({})
+
+
 def test_projected_kd_counts_only_error_that_moves_zero_shot_scores() -> None:
     d = 16
     gen = torch.Generator().manual_seed(0)

@@ -12,6 +12,7 @@ field plus ``changed``. Setting a field to an equal value emits nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -247,10 +248,13 @@ class FindingsState(_State):
     """Zero-shot probabilities for the CT-RATE labels; None until a model has answered."""
 
     def __init__(self) -> None:
-        self.events = EmitterGroup("probabilities", "thresholds", "queried_label", "status")
+        self.events = EmitterGroup(
+            "probabilities", "thresholds", "queried_label", "alternatives", "status"
+        )
         self._probabilities: dict[str, float] | None = None
         self._thresholds: dict[str, float] = {}
         self._queried_label: str | None = None
+        self._alternatives: tuple[str, ...] = ()
         self._status = NO_MODEL_STATUS
 
     @property
@@ -266,6 +270,11 @@ class FindingsState(_State):
         return self._queried_label
 
     @property
+    def alternatives(self) -> tuple[str, ...]:
+        """Labels the question matched almost as well as the queried one (shown next)."""
+        return self._alternatives
+
+    @property
     def status(self) -> str:
         return self._status
 
@@ -275,22 +284,32 @@ class FindingsState(_State):
         thresholds: dict[str, float] | None = None,
         queried_label: str | None = None,
         status: str = "",
+        alternatives: Sequence[str] = (),
     ) -> None:
-        """Show a model's answer. Labels must be CT-RATE labels, probabilities in [0, 1]."""
+        """Show a model's answer. Labels must be CT-RATE labels, probabilities in [0, 1];
+        ``alternatives`` (near ties of the question) need a queried label."""
         probs = {str(k): float(v) for k, v in probabilities.items()}
         _check_labels(probs, "probability")
         thr = {str(k): float(v) for k, v in (thresholds or {}).items()}
         _check_labels(thr, "threshold")
         if queried_label is not None and queried_label not in PATHOLOGIES:
             raise ValueError(f"unknown CT-RATE label {queried_label!r}")
+        also = tuple(str(a) for a in alternatives)
+        if also and queried_label is None:
+            raise ValueError("alternatives need a queried label")
+        bad = [a for a in also if a not in PATHOLOGIES or a == queried_label]
+        if bad or len(set(also)) != len(also):
+            raise ValueError(f"bad alternative labels {list(also)!r}")
         self._set("thresholds", thr)
         self._set("queried_label", queried_label)
+        self._set("alternatives", also)
         self._set("probabilities", probs)
         self._set("status", status)
 
     def clear(self, status: str = NO_MODEL_STATUS) -> None:
         self._set("probabilities", None)
         self._set("queried_label", None)
+        self._set("alternatives", ())
         self._set("status", status)
 
     def set_status(self, status: str) -> None:

@@ -2,7 +2,7 @@
 pathology (findings re-ranked) or a report/finding (similar priors from the case library)."""
 
 from radvoice.assistant.engine import Assistant, AssistantConfig
-from radvoice.assistant.intent import Intent, IntentKind, classify_intent
+from radvoice.assistant.intent import Intent, IntentKind, IntentRules, classify_intent
 from radvoice.assistant.models import AssistantModels, ModelsMissing, load_default_models
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "AssistantModels",
     "Intent",
     "IntentKind",
+    "IntentRules",
     "ModelsMissing",
     "classify_intent",
     "load_default_models",

@@ -93,6 +93,7 @@ class Assistant:
         self._probs: dict[str, float] | None = None
         self._thresholds: dict[str, float] = {}
         self._queried: str | None = None
+        self._also: tuple[str, ...] = ()  # near-tie alternatives of the queried label
         self._pending_query = False
         self.last_answer: Answer | None = None
         self.library = None
@@ -203,7 +204,7 @@ class Assistant:
             gen = self._gen
             self._volume, self._embedding, self._probs = volume, None, None
             if not self._pending_query:  # a question asked before any answer waits for one
-                self._queried = None
+                self._queried, self._also = None, ()
         if volume is None:
             self.findings.clear(
                 f"{NO_MODEL} — {self.models_problem}" if self.models is None else "Open a CT"
@@ -242,10 +243,10 @@ class Assistant:
 
     def _show_findings(self, queried: str | None, status: str) -> None:
         with self._lock:
-            probs, thresholds = self._probs, self._thresholds
+            probs, thresholds, also = self._probs, self._thresholds, self._also
         if probs is None:
             return
-        self.findings.set_results(probs, thresholds, queried, status)
+        self.findings.set_results(probs, thresholds, queried, status, also if queried else ())
 
     # -- speech -------------------------------------------------------------------------------
     def push_chunk(self, utterance_id: int, samples: np.ndarray, start: int) -> None:
@@ -352,6 +353,7 @@ class Assistant:
     def _answer_query(self, intent: Intent) -> None:
         with self._lock:
             self._queried = intent.label
+            self._also = tuple(label for label, _ in intent.alternatives)
             probs = self._probs
             self._pending_query = probs is None
         if probs is None:
@@ -364,10 +366,13 @@ class Assistant:
         verdict = (
             "" if thr is None else (" (above threshold)" if p >= thr else " (below threshold)")
         )
-        self._show_findings(
-            intent.label, f"You asked about {intent.label} (match {intent.score:.2f})"
-        )
-        self._say(f"{intent.label}: {p:.2f}{verdict}")
+        asked = f"You asked about {intent.label} (match {intent.score:.2f})"
+        if intent.alternatives:
+            near = ", ".join(f"{k} ({s:.2f})" for k, s in intent.alternatives)
+            asked += f" — or {near}? Shown next."
+        self._show_findings(intent.label, asked)
+        also = "".join(f"; or {k}: {probs[k]:.2f}" for k, _ in intent.alternatives)
+        self._say(f"{intent.label}: {p:.2f}{verdict}{also}")
 
     def _answer_report(self, embedding: np.ndarray, intent: Intent) -> None:
         library = self.library

@@ -1,8 +1,10 @@
 """Is an utterance a question about one pathology, or a report/finding to look up priors for?
 
 A spoken query ("is there a pleural effusion?") lands near that pathology's query prototype
-(``match_query``); a dictated finding or report does not, or is long. Both the score threshold
-and the length limit are settings (:class:`IntentRules`).
+(``query_scores``); a dictated finding or report does not, or is long. Both the score threshold
+and the length limit are settings (:class:`IntentRules`). A question that lands almost as near
+another pathology ("does the heart look enlarged?" between cardiomegaly and lymphadenopathy)
+keeps that runner-up as an alternative, so the answer can show both rather than guess.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from radvoice.assistant.models import AssistantModels
 from radvoice.labels import PATHOLOGIES
+from radvoice.nn.query_rank import QUERY_TIE_MARGIN, rank_query
 
 
 class IntentKind(StrEnum):
@@ -23,17 +26,20 @@ class IntentKind(StrEnum):
 
 @dataclass(frozen=True)
 class IntentRules:
-    """A query: ``match_query`` cosine ≥ ``query_threshold`` and at most ``max_query_seconds``."""
+    """A query: best cosine ≥ ``query_threshold`` and at most ``max_query_seconds``; other
+    pathologies within ``tie_margin`` of the best cosine are its alternatives."""
 
     query_threshold: float = 0.5
     max_query_seconds: float = 6.0
+    tie_margin: float = QUERY_TIE_MARGIN
 
 
 @dataclass(frozen=True)
 class Intent:
     kind: IntentKind
     label: str  # the best-matching pathology (also for reports, for the message)
-    score: float  # its match_query cosine
+    score: float  # its cosine to that pathology's query prototype
+    alternatives: tuple[tuple[str, float], ...] = ()  # near ties (label, cosine), best first
 
 
 def classify_intent(
@@ -44,8 +50,11 @@ def classify_intent(
 ) -> Intent:
     """Classify a speech (or text) embedding of an utterance lasting ``duration_s`` seconds."""
     rules = rules or IntentRules()
-    label, score = models.match_query(np.asarray(embedding, dtype=np.float32))
-    if label not in PATHOLOGIES:
-        raise ValueError(f"match_query returned an unknown label {label!r}")
-    is_query = float(score) >= rules.query_threshold and duration_s <= rules.max_query_seconds
-    return Intent(IntentKind.QUERY if is_query else IntentKind.REPORT, label, float(score))
+    scores = models.query_scores(np.asarray(embedding, dtype=np.float32))
+    unknown = set(scores) - set(PATHOLOGIES)
+    if unknown:
+        raise ValueError(f"query_scores returned unknown labels {sorted(unknown)!r}")
+    (label, score), near = rank_query(scores, rules.tie_margin)
+    if score < rules.query_threshold or duration_s > rules.max_query_seconds:
+        return Intent(IntentKind.REPORT, label, score)
+    return Intent(IntentKind.QUERY, label, score, tuple(near))

@@ -59,13 +59,19 @@ def answer(models: Any, probabilities: dict[str, float], kind: str, value: str) 
         if not value.strip():
             raise RadVoiceError("--text needs a non-empty question")
         embedding = models.embed_text(value)
-    label, score = models.match_query(embedding)
+    from radvoice.nn.query_rank import rank_query
+
+    (label, score), near = rank_query(models.query_scores(embedding))
     return {
         "source": kind,
         "input": value,
         "label": label,
         "label_score": float(score),
         "probability": float(probabilities[label]),
+        "alternatives": [
+            {"label": k, "label_score": float(s), "probability": float(probabilities[k])}
+            for k, s in near
+        ],
     }
 
 
@@ -95,6 +101,11 @@ def _print_text(result: dict[str, Any]) -> None:
         print(
             f"  → {a['label']} (match {a['label_score']:.2f}): p = {a['probability']:.3f}, {flag}"
         )
+        for alt in a["alternatives"]:
+            print(
+                f"    or {alt['label']} (match {alt['label_score']:.2f}): "
+                f"p = {alt['probability']:.3f}"
+            )
     first = [a["label"] for a in answers]
     order = first + sorted((k for k in probs if k not in first), key=lambda k: -probs[k])
     print(f"{'finding':<{width}}  prob   thr    call")

@@ -127,3 +127,8 @@ class RadVoiceModels:
         from radvoice.nn.zeroshot import match_query
 
         return match_query(query_embedding, self._query_prototypes())
+
+    def query_scores(self, query_embedding: np.ndarray) -> dict[str, float]:
+        from radvoice.nn.zeroshot import query_scores
+
+        return query_scores(query_embedding, self._query_prototypes())

@@ -132,9 +132,19 @@ def match_query(
     pathologies: Sequence[str] = PATHOLOGIES,
 ) -> tuple[str, float]:
     """The pathology whose query prototype is closest (cosine) to the query, and that cosine."""
+    scores = query_scores(query_embedding, prototypes, pathologies)
+    best = max(scores, key=scores.__getitem__)
+    return best, scores[best]
+
+
+def query_scores(
+    query_embedding: torch.Tensor | np.ndarray,
+    prototypes: torch.Tensor,
+    pathologies: Sequence[str] = PATHOLOGIES,
+) -> dict[str, float]:
+    """Cosine of the query to every pathology's query prototype."""
     q = F.normalize(
         torch.as_tensor(np.asarray(query_embedding), dtype=torch.float32).reshape(-1), dim=0
     )
-    sims = prototypes.float() @ q
-    best = int(torch.argmax(sims))
-    return pathologies[best], float(sims[best])
+    sims = (prototypes.float() @ q).tolist()
+    return dict(zip(pathologies, sims, strict=True))

@@ -1,12 +1,14 @@
 """Findings panel: a horizontal bar chart of the 18 CT-RATE label probabilities.
 
-Sorted by probability, the queried label first and highlighted, thresholds as tick marks.
+Sorted by probability, the queried label first and highlighted (a near-tie alternative of the
+question next, outlined more faintly), thresholds as tick marks.
 Until a model has answered it shows an empty state, never placeholder numbers.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -21,14 +23,19 @@ ABOVE = (226, 122, 58)
 BELOW = (88, 118, 160)
 NEUTRAL = (130, 134, 142)  # no threshold known for this label
 QUERIED_PEN = (250, 220, 90)
+ALTERNATIVE_PEN = (250, 220, 90, 120)
 
 
-def display_order(probabilities: dict[str, float], queried: str | None) -> list[tuple[str, float]]:
-    """Labels top to bottom: the queried label first, then by descending probability."""
+def display_order(
+    probabilities: dict[str, float], queried: str | None, alternatives: Sequence[str] = ()
+) -> list[tuple[str, float]]:
+    """Labels top to bottom: the queried label, its alternatives, then by descending
+    probability."""
     items = sorted(probabilities.items(), key=lambda kv: (-kv[1], kv[0]))
-    if queried is not None and queried in probabilities:
-        items = [(queried, probabilities[queried])] + [kv for kv in items if kv[0] != queried]
-    return items
+    if queried is None or queried not in probabilities:
+        return items
+    first = [queried] + [a for a in alternatives if a in probabilities and a != queried]
+    return [(k, probabilities[k]) for k in first] + [kv for kv in items if kv[0] not in first]
 
 
 class FindingsPanel(QWidget):
@@ -98,13 +105,18 @@ class FindingsPanel(QWidget):
             return
         thresholds = st.thresholds
         queried = st.queried_label
-        self.order = display_order(probs, queried)
+        also = st.alternatives
+        self.order = display_order(probs, queried, also)
         n = len(self.order)
         ys = list(range(n))
         widths = [p for _label, p in self.order]
         brushes = [pg.mkBrush(*_bar_color(p, thresholds.get(label))) for label, p in self.order]
         pens = [
-            pg.mkPen(QUERIED_PEN, width=2) if label == queried else pg.mkPen(None)
+            pg.mkPen(QUERIED_PEN, width=2)
+            if label == queried
+            else pg.mkPen(ALTERNATIVE_PEN, width=1)
+            if label in also
+            else pg.mkPen(None)
             for label, _p in self.order
         ]
         self.bars.setOpts(x0=[0.0] * n, y=ys, width=widths, height=0.7, brushes=brushes, pens=pens)
@@ -128,6 +140,7 @@ class FindingsPanel(QWidget):
                 "" if thr is None else (" — above threshold" if p >= thr else " — below threshold")
             )
             lines.append(f"<b>{queried}</b>: {p:.2f}{verdict}")
+            lines.extend(f"or <b>{a}</b>: {probs[a]:.2f}" for a in also)
         if st.status:
             lines.append(st.status)
         self.status.setText("<br>".join(lines))
