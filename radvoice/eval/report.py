@@ -34,7 +34,7 @@ def _rows(result: EvalResult) -> tuple[list[str], list[list[str]]]:
 
 def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = [c for c in result.gap_recovery if c != "lung2"]
-    header = ["R@5 / query top-1"] + [CONDITION_TITLES[c] for c in conds]
+    header = ["R@5 / query top-1 / shown"] + [CONDITION_TITLES[c] for c in conds]
     rows = []
     for s in SYSTEMS:
         if s not in result.cells:
@@ -46,9 +46,8 @@ def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
             if cell is None:
                 row.append("—")
             else:
-                row.append(
-                    f"{_f(cell.retrieval.get('R@5', float('nan')), 2)} / {_f(cell.query_top1, 2)}"
-                )
+                r5 = _f(cell.retrieval.get("R@5", float("nan")), 2)
+                row.append(f"{r5} / {_f(cell.query_top1, 2)} / {_f(cell.query_shown, 2)}")
         rows.append(row)
     return header, rows
 

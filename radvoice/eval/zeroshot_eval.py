@@ -39,6 +39,7 @@ from radvoice.eval.eval_sets import (
 from radvoice.eval.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.losses import label_jaccard
+from radvoice.nn.query_rank import QUERY_TIE_MARGIN
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
 from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
 
@@ -61,6 +62,7 @@ class CellResult:
     per_class_auroc: dict[str, float]
     retrieval: dict[str, float] = field(default_factory=dict)
     query_top1: float = float("nan")
+    query_shown: float = float("nan")  # the asked pathology is the best or a near-tie alternative
     n_cases: int = 0
     n_prompts: int = 0
     roc: tuple[np.ndarray, np.ndarray] | None = None  # labels, probabilities (known entries)
@@ -71,6 +73,7 @@ class CellResult:
             "per_class_auroc": self.per_class_auroc,
             "retrieval": self.retrieval,
             "query_top1": self.query_top1,
+            "query_shown": self.query_shown,
             "n_cases": self.n_cases,
             "n_prompts": self.n_prompts,
         }
@@ -305,7 +308,9 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         cell.retrieval = report_retrieval(inp, embed, reports_u)
     if cond != "lung2" and queries_u:
         q = F.normalize(embed(queries_u).float(), dim=-1)
-        pred = (q @ protos.T).argmax(-1).numpy()
+        sims = (q @ protos.T).numpy()
         truth = np.array([u.label_index for u in queries_u])
-        cell.query_top1 = float(np.mean(pred == truth))
+        cell.query_top1 = float(np.mean(sims.argmax(-1) == truth))
+        own = sims[np.arange(len(truth)), truth]
+        cell.query_shown = float(np.mean(sims.max(-1) - own <= QUERY_TIE_MARGIN))
     return cell
