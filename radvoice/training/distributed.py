@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,15 @@ def all_reduce_mean(value: float, ctx: DistContext) -> float:
 def barrier(ctx: DistContext) -> None:
     if ctx.enabled:
         dist.barrier()
+
+
+def main_rank_first(ctx: DistContext, fill: Callable[[], None]) -> None:
+    """Run ``fill`` (e.g. filling a shared cache) on rank 0, then on the other ranks, which
+    then find rank 0's work on disk; a barrier after each turn."""
+    for turn in (0, 1):
+        if (turn == 0) == ctx.is_main:
+            fill()
+        barrier(ctx)
 
 
 def cleanup(ctx: DistContext) -> None:

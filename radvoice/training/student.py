@@ -43,6 +43,7 @@ from radvoice.training.distributed import (
     barrier,
     gather_with_grad,
     init_distributed,
+    main_rank_first,
 )
 from radvoice.training.loop import (
     CHECKPOINT_NAME,
@@ -237,12 +238,12 @@ def prepare_data(
         if done % 64 < 8 or done == total:
             logger.info(f"encoder features: {done}/{total} ({timer.elapsed():.0f} s)")
 
-    for turn in (0, 1):
-        if (turn == 0) == ctx.is_main:
-            feats.ensure(student, everything, progress=progress if ctx.is_main else None)
-            targets.ensure_ct({c: loaders[c] for c in {u.case_id for u in tr + vr}})
-            targets.ensure_text(u.text for u in everything)
-        barrier(ctx)
+    def fill() -> None:
+        feats.ensure(student, everything, progress=progress if ctx.is_main else None)
+        targets.ensure_ct({c: loaders[c] for c in {u.case_id for u in tr + vr}})
+        targets.ensure_text(u.text for u in everything)
+
+    main_rank_first(ctx, fill)
     return StudentData(tr, tq, vr, vq, feats, targets, case_labels)
 
 
@@ -256,10 +257,7 @@ def metric_banks(
     for name, loaders in sources.items():
         if len(loaders) < 2:
             raise RadVoiceError(f"--metric-data {name}: need at least 2 training-split volumes")
-        for turn in (0, 1):
-            if (turn == 0) == ctx.is_main:
-                data.targets.ensure_ct(loaders)
-            barrier(ctx)
+        main_rank_first(ctx, lambda loaders=loaders: data.targets.ensure_ct(loaders))
         banks.append(data.targets.ct_of(sorted(loaders)))
         logger.info(f"zero-shot metric: {len(loaders)} CTs from {name}")
     return banks
