@@ -83,3 +83,25 @@ def test_paired_bootstrap_tells_a_real_gain_from_none() -> None:
     assert macro_auroc(y, strong) == pytest.approx(
         np.mean([roc_auc_score(y[:, j], strong[:, j]) for j in range(2)])
     )
+
+
+def test_macro_auroc_known_mask_and_shared_bootstrap_resamples() -> None:
+    from radvoice.eval.metrics import bootstrap_macro_aurocs
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (60, 3))
+    good = y + rng.normal(0, 0.6, y.shape)
+    known = np.ones_like(y, dtype=bool)
+    known[:30, 2] = False
+    by_hand = np.mean(
+        [
+            roc_auc_score(y[:, 0], good[:, 0]),
+            roc_auc_score(y[:, 1], good[:, 1]),
+            roc_auc_score(y[30:, 2], good[30:, 2]),
+        ]
+    )
+    assert macro_auroc(y, good, known) == pytest.approx(by_hand)
+    draws = bootstrap_macro_aurocs(y, [good, good, -good], known, n_boot=50)
+    assert draws.shape == (50, 3)
+    np.testing.assert_allclose(draws[:, 0], draws[:, 1])  # same resample for every system
+    assert (draws[:, 0] > 0.5).all() and (draws[:, 2] < 0.5).all()

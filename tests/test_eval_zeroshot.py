@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from radvoice.cli.main import main as cli_main
-from radvoice.eval.eval_sets import EvalDataError
-from radvoice.eval.zeroshot_eval import gap_recovery, speech_prompts
+from radvoice.eval.eval_sets import CaseSet, EvalDataError
+from radvoice.eval.zeroshot_eval import gap_recovery, gap_recovery_interval, speech_prompts
 from radvoice.labels import PATHOLOGIES
 from radvoice.training.cases import assign_splits
 from radvoice.training.config import load_config
@@ -118,6 +118,11 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     )
     got = result["gap_recovery"]["seen"]
     assert got is None if math.isnan(expect) else got == pytest.approx(expect)
+    for cond in result["conditions"]:  # a case-bootstrap interval per column
+        ci = result["gap_recovery_ci"][cond]
+        assert 0.0 <= ci["undefined"] <= 1.0
+        if ci["low"] is not None:
+            assert ci["low"] <= ci["high"]
     out = tmp_path / "out"
     md = (out / "eval.md").read_text()
     assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
@@ -153,3 +158,19 @@ def test_eval_cli_bad_input_is_one_line(setup, tmp_path, capsys) -> None:
         ["eval", "--models", str(models), "--data", str(corpus), "--conditions", "moon"]
     )
     assert code == 2 and "unknown condition" in capsys.readouterr().err
+
+
+def test_gap_recovery_interval_brackets_the_estimate_or_says_undefined() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, (120, 4))
+    cases = CaseSet("t", [str(i) for i in range(120)], y, np.ones_like(y, dtype=bool))
+    text = y + rng.normal(0, 0.5, y.shape)
+    nokd = rng.normal(0, 1, y.shape)  # chance
+    kd = y + rng.normal(0, 0.7, y.shape)
+    ci = gap_recovery_interval(cases, [text, nokd, kd], n_boot=100)
+    from radvoice.eval.metrics import macro_auroc
+
+    point = gap_recovery(*(macro_auroc(y, p) for p in (text, nokd, kd)))
+    assert ci["undefined"] == 0.0 and ci["low"] < point < ci["high"] < 1.0
+    same = gap_recovery_interval(cases, [nokd, nokd, kd], n_boot=50)  # no gap to recover
+    assert same["undefined"] == 1.0 and math.isnan(same["low"]) and math.isnan(same["high"])

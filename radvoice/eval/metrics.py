@@ -143,12 +143,36 @@ def label_jaccard_at_k(
     return out
 
 
-def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean AUROC over the classes (columns) that have both positives and negatives."""
+def macro_auroc(labels: np.ndarray, scores: np.ndarray, known: np.ndarray | None = None) -> float:
+    """Mean AUROC over the classes (columns) that have both positives and negatives; with a
+    boolean ``known`` mask of the same shape, each class uses only its known rows."""
     y, s = _check(labels, scores)
-    values = [auroc(y[:, j], s[:, j]) for j in range(y.shape[1])]
+    if known is None:
+        values = [auroc(y[:, j], s[:, j]) for j in range(y.shape[1])]
+    else:
+        k = np.asarray(known, dtype=bool).reshape(y.shape)
+        values = [auroc(y[k[:, j], j], s[k[:, j], j]) for j in range(y.shape[1])]
     values = [v for v in values if not np.isnan(v)]
     return float(np.mean(values)) if values else float("nan")
+
+
+def bootstrap_macro_aurocs(
+    labels: np.ndarray,
+    scores: Sequence[np.ndarray],
+    known: np.ndarray | None = None,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> np.ndarray:
+    """``(n_boot, len(scores))`` macro AUROCs of several systems on the same bootstrap
+    resamples of the cases (rows), for intervals of any statistic of them."""
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_boot, len(scores)))
+    for b in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        k = None if known is None else np.asarray(known)[idx]
+        out[b] = [macro_auroc(y[idx], np.asarray(s)[idx], k) for s in scores]
+    return out
 
 
 def paired_bootstrap_delta(

@@ -29,7 +29,19 @@ def _rows(result: EvalResult) -> tuple[list[str], list[list[str]]]:
             [SYSTEM_TITLES[s]] + [_f(cells[c].macro["auroc"]) if c in cells else "—" for c in conds]
         )
     rows.append(["gap recovery"] + [_f(result.gap_recovery[c], 2) for c in conds])
+    if result.gap_recovery_ci:
+        rows.append(
+            ["  95 % CI (cases)"] + [_interval(result.gap_recovery_ci.get(c)) for c in conds]
+        )
     return header, rows
+
+
+def _interval(ci: dict[str, float] | None) -> str:
+    if not ci or math.isnan(ci.get("undefined", float("nan"))):
+        return "—"
+    if math.isnan(ci["low"]):
+        return f"undefined in {ci['undefined']:.0%}"
+    return f"[{ci['low']:.2f}, {ci['high']:.2f}]"
 
 
 def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:

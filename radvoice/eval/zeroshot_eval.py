@@ -36,7 +36,12 @@ from radvoice.eval.eval_sets import (
     noise_transform,
     transcripts,
 )
-from radvoice.eval.metrics import classification_report, label_jaccard_at_k, recall_at_k
+from radvoice.eval.metrics import (
+    bootstrap_macro_aurocs,
+    classification_report,
+    label_jaccard_at_k,
+    recall_at_k,
+)
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.losses import label_jaccard
 from radvoice.nn.query_rank import QUERY_TIE_MARGIN
@@ -66,6 +71,7 @@ class CellResult:
     n_cases: int = 0
     n_prompts: int = 0
     roc: tuple[np.ndarray, np.ndarray] | None = None  # labels, probabilities (known entries)
+    probs: np.ndarray | None = None  # (cases, labels) probabilities, for paired bootstraps
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +90,7 @@ class EvalResult:
     cells: dict[str, dict[str, CellResult]]
     gap_recovery: dict[str, float]
     info: dict[str, Any]
+    gap_recovery_ci: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +98,7 @@ class EvalResult:
             "conditions": list(self.gap_recovery),
             "results": {s: {c: r.to_dict() for c, r in d.items()} for s, d in self.cells.items()},
             "gap_recovery": self.gap_recovery,
+            "gap_recovery_ci": self.gap_recovery_ci,
             "info": self.info,
         }
 
@@ -101,6 +109,25 @@ def gap_recovery(text: float, no_kd: float, kd: float) -> float:
     if not all(np.isfinite([text, no_kd, kd])) or text - no_kd < 1e-9:
         return float("nan")
     return float((kd - no_kd) / (text - no_kd))
+
+
+def gap_recovery_interval(
+    cases: CaseSet, probs: list[np.ndarray | None], n_boot: int = 500, level: float = 0.95
+) -> dict[str, float]:
+    """Percentile bootstrap interval of gap recovery over the cases (text, no-KD and KD
+    resampled together). ``undefined``: the share of resamples where text does not beat no-KD;
+    when it exceeds the interval's tail the bounds are NaN (the gap is not measurable there)."""
+    if any(p is None for p in probs):
+        return {"low": float("nan"), "high": float("nan"), "undefined": float("nan")}
+    draws = bootstrap_macro_aurocs(cases.labels, probs, cases.known, n_boot)
+    gr = np.array([gap_recovery(*row) for row in draws])
+    finite = gr[np.isfinite(gr)]
+    undefined = 1.0 - finite.size / len(gr)
+    tail = (1.0 - level) / 2
+    if undefined > tail or not finite.size:
+        return {"low": float("nan"), "high": float("nan"), "undefined": undefined}
+    low, high = np.percentile(finite, [tail * 100, 100 - tail * 100])
+    return {"low": float(low), "high": float(high), "undefined": undefined}
 
 
 def speech_prompts(utts: list[Utterance], emb: torch.Tensor) -> torch.Tensor:
@@ -212,23 +239,23 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
             cell = _cell(inp, system, cond, ct, scale, protos)
             if cell is not None:
                 cells[system][cond] = cell
-    gap = {}
+    gap, gap_ci = {}, {}
     for cond in inp.conditions:
         try:
-            gap[cond] = gap_recovery(
-                cells["text"][cond].macro["auroc"],
-                cells["speech_nokd"][cond].macro["auroc"],
-                cells["speech_kd"][cond].macro["auroc"],
-            )
+            trio = [cells[s][cond] for s in ("text", "speech_nokd", "speech_kd")]
         except KeyError:
             gap[cond] = float("nan")
+            continue
+        gap[cond] = gap_recovery(*(c.macro["auroc"] for c in trio))
+        cases = inp.sets["lung2" if cond == "lung2" else "test"]
+        gap_ci[cond] = gap_recovery_interval(cases, [c.probs for c in trio])
     info = {
         "teacher_retrieval": teacher_retrieval(inp, ct["test"]),
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
         "logit_scale": scale,
         "systems_missing": [s for s in SYSTEMS if s not in cells],
     }
-    return EvalResult(cells, gap, info)
+    return EvalResult(cells, gap, info, gap_ci)
 
 
 def teacher_retrieval(inp: EvalInputs, ct: torch.Tensor) -> dict:
@@ -303,6 +330,7 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         n_cases=len(cases),
         n_prompts=n_prompts,
         roc=(cases.labels[known], probs[known]),
+        probs=probs,
     )
     if cond != "lung2" and reports_u and inp.report_cases is not None:
         cell.retrieval = report_retrieval(inp, embed, reports_u)
