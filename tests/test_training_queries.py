@@ -59,6 +59,7 @@ def test_prompt_repeats_give_distinct_train_ids() -> None:
         "prompt_000_train",
         "prompt_000_train_r1",
         "prompt_000_train_r2",
+        "prompt_000_val",  # once by the val voices: the spoken zero-shot development set
         "prompt_000_test",
     ]
 

@@ -166,6 +166,30 @@ def test_metric_data_adds_a_domain_to_the_zero_shot_metric(models_root, corpus, 
         metric_loaders(str(corpus), cfg, taken=set(loaders))
 
 
+def test_validation_scores_spoken_zero_shot_on_unspoken_cases(models_root, tmp_path):
+    corpus = write_toy_student_corpus(tmp_path / "corpus", n=16, seed=1, unspoken=12)
+    result = _run(models_root, corpus, tmp_path / "run" / "dev", steps=2)
+    assert 0.0 <= result.val["zs_dev"] <= 1.0 and 0.0 <= result.val["zs_dev_text"] <= 1.0
+    utts, _, loaders = load_student_data(str(corpus))
+    spoken = {u.case_id for u in utts if u.case_id}
+    assert len(set(loaders) - spoken) == 12  # the dev CTs never appear in speech
+    plain = _run(
+        models_root, corpus_without_val_prompts(corpus, tmp_path), tmp_path / "r2" / "p", 1
+    )
+    assert "zs_dev" not in plain.val
+
+
+def corpus_without_val_prompts(corpus: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "noval"
+    shutil.copytree(corpus, copy)
+    manifest = copy / "speech" / "speech_manifest.jsonl"
+    rows = [r for r in manifest.read_text().splitlines() if '"prompt_' not in r or '_val"' not in r]
+    manifest.write_text("\n".join(rows) + "\n")
+    return copy
+
+
 def test_resume_continues_where_it_stopped(models_root, corpus, tmp_path, cache):
     full = _run(models_root, corpus, tmp_path / "a", steps=6, cache=cache)
     _run(models_root, corpus, tmp_path / "b", steps=6, cache=cache, stop_after=3)

@@ -208,6 +208,7 @@ class StudentData:
     features: FeatureCache
     targets: TeacherTargets
     labels: dict[str, np.ndarray]
+    dev_cases: list[str] = field(default_factory=list)  # unspoken CTs: spoken zero-shot dev set
 
 
 def prepare_data(
@@ -232,6 +233,9 @@ def prepare_data(
     feats = FeatureCache(cache_dir, encoder_key(student))
     targets = TeacherTargets(teacher_bundle, cache_dir, teacher_key(teacher_dir))
     everything = tr + tq + vr + vq
+    spoken = {u.case_id for u in utts if u.case_id is not None}
+    val_prompts = any(u.kind == "prompt" for u in vq)
+    dev = sorted(c for c in loaders if c not in spoken and c in case_labels) if val_prompts else []
     timer = Timer()
 
     def progress(done: int, total: int) -> None:
@@ -240,11 +244,11 @@ def prepare_data(
 
     def fill() -> None:
         feats.ensure(student, everything, progress=progress if ctx.is_main else None)
-        targets.ensure_ct({c: loaders[c] for c in {u.case_id for u in tr + vr}})
+        targets.ensure_ct({c: loaders[c] for c in {u.case_id for u in tr + vr} | set(dev)})
         targets.ensure_text(u.text for u in everything)
 
     main_rank_first(ctx, fill)
-    return StudentData(tr, tq, vr, vq, feats, targets, case_labels)
+    return StudentData(tr, tq, vr, vq, feats, targets, case_labels, dev)
 
 
 def metric_banks(
@@ -491,7 +495,8 @@ def _write_training_info(
 
 @torch.no_grad()
 def validate(student, data: StudentData, device: torch.device) -> dict[str, float]:
-    """Val metrics: report→CT recall@1/@5, cosine to the teacher text, query top-1 label."""
+    """Val metrics: report→CT recall@1/@5, cosine to the teacher text, query top-1 label, and
+    the spoken zero-shot development score (:func:`dev_zero_shot`)."""
     from radvoice.eval.metrics import recall_at_k
     from radvoice.nn.zeroshot import build_query_prototypes
 
@@ -504,7 +509,7 @@ def validate(student, data: StudentData, device: torch.device) -> dict[str, floa
         rec = recall_at_k((emb @ ct.T).numpy(), (1, 5))
         out["r2v_R@1"], out["r2v_R@5"] = rec[1], rec[5]
         out["cos_text"] = float((emb * txt).sum(-1).mean())
-    queries = [u for u in data.val_queries if u.label is not None]
+    queries = [u for u in data.val_queries if u.kind == "query" and u.label is not None]
     if queries:
         bundle = data.targets.bundle
         protos = bundle.query_prototypes
@@ -514,7 +519,36 @@ def validate(student, data: StudentData, device: torch.device) -> dict[str, floa
         pred = (emb @ protos.float().T).argmax(-1).numpy()
         truth = np.array([PATHOLOGIES.index(u.label) for u in queries])
         out["query_top1"] = float(np.mean(pred == truth))
+    out.update(dev_zero_shot(student, data, device))
     return out
+
+
+def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str, float]:
+    """Zero-shot macro AUROC on the corpus's unspoken CT cases with the val voices' spoken
+    prompts (``zs_dev``) and with the teacher's typed prompts (``zs_dev_text``): a development
+    score for choices between students that leaves the test splits alone. Empty without val
+    prompts or with fewer than 10 such cases."""
+    from radvoice.eval.eval_sets import EvalDataError
+    from radvoice.eval.metrics import macro_auroc
+    from radvoice.eval.zeroshot_eval import speech_prompts
+    from radvoice.nn.zeroshot import zero_shot_probabilities
+
+    prompts_u = [u for u in data.val_queries if u.kind == "prompt"]
+    if not prompts_u or len(data.dev_cases) < 10:
+        return {}
+    try:
+        spoken = speech_prompts(prompts_u, embed_cached(student, data.features, prompts_u, device))
+    except EvalDataError:
+        return {}
+    bundle = data.targets.bundle
+    ct = data.targets.ct_of(data.dev_cases).float()
+    labels = np.stack([data.labels[c] for c in data.dev_cases])
+    scale = float(bundle.clip.logit_scale.detach().float())
+    text = bundle.prompts.float().cpu()
+    return {
+        "zs_dev": macro_auroc(labels, zero_shot_probabilities(ct, spoken, scale).numpy()),
+        "zs_dev_text": macro_auroc(labels, zero_shot_probabilities(ct, text, scale).numpy()),
+    }
 
 
 @torch.no_grad()

@@ -115,13 +115,15 @@ def phrasing_items(repeats: int = 1) -> list[dict[str, Any]]:
 
 def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> list[Any]:
     """SpeechItems: case items grouped by case; prompts spoken in train (``prompt_repeats``
-    times, each by another voice) and in every test split; phrasings in their fixed split."""
+    times, each by another voice), once in val (the held-out val voices: a development set for
+    spoken zero-shot, so choices need not be made on the test splits) and once in every test
+    split; phrasings in their fixed split."""
     from radvoice.data.speech import SpeechItem
 
     out = []
     for it in items:
         if it["kind"] == "prompt":
-            for split in ("train", "test"):
+            for split in ("train", "val", "test"):
                 for r in range(prompt_repeats if split == "train" else 1):
                     out.append(
                         SpeechItem(

@@ -33,9 +33,10 @@ def toy_audio(labels: np.ndarray, seconds: float, seed: int) -> np.ndarray:
     return (0.3 * x / np.max(np.abs(x))).astype(np.float32)
 
 
-def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
+def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0, unspoken: int = 0) -> Path:
     """``n`` toy cases with a spoken report and a query each (splits train/val/test_seen), plus
-    the first prompt template of every label and polarity spoken in train and test_seen."""
+    the first prompt template of every label and polarity spoken in train, val and test_seen;
+    ``unspoken`` more cases have a CT and labels but no speech (the spoken zero-shot dev set)."""
     from radvoice.imaging.itk_io import write_volume
 
     root = Path(root)
@@ -43,7 +44,7 @@ def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
         (root / sub).mkdir(parents=True, exist_ok=True)
     rows, items, speech = [], [], []
     splits = ["train"] * 6 + ["val", "test_seen"]
-    for i, rec in enumerate(toy_records(n, seed=seed)):
+    for i, rec in enumerate(toy_records(n + unspoken, seed=seed)):
         cid = rec.case_id
         files = {"volume": f"volumes/{cid}.nii.gz", "case": f"cases/{cid}.json"}
         files["masks"] = f"masks/{cid}.npz"
@@ -52,6 +53,8 @@ def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
         doc = {"case_id": cid, "report": {"findings": rec.report, "impression": ""}}
         (root / files["case"]).write_text(json.dumps(doc))
         rows.append({"case_id": cid, "index": i, **files, "labels": rec.labels.tolist()})
+        if i >= n:
+            continue
         split = splits[i % len(splits)]
         items.append(
             {
@@ -82,7 +85,7 @@ def write_toy_student_corpus(root: Path, n: int = 24, seed: int = 0) -> Path:
     items.extend(prompts)
     for j, p in enumerate(q for q in prompts if q["template"] == 0):
         onehot = np.eye(len(PATHOLOGIES), dtype=int)[PATHOLOGIES.index(p["label"])] * p["polarity"]
-        for split in ("train", "test_seen"):
+        for split in ("train", "val", "test_seen"):
             uid = f"{p['item_id']}_{split.split('_')[0]}"
             row = _utt(root, uid, p["text"], split, onehot, 1.0, 5000 + j)
             row["item_id"] = f"{p['item_id']}_{split.split('_')[0]}"
