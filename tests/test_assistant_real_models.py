@@ -72,3 +72,28 @@ def test_real_models_fill_findings_and_answer_speech(models_root: Path, tmp_path
         assert len(engine.priors.results) == 3
     engine.shutdown()
     assert not [t for t in threading.enumerate() if t.name.startswith("radvoice-")]
+
+
+def test_streaming_shares_the_checked_student(models_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from radvoice.assistant.speech import open_speech_stream
+    from radvoice.nn.registry import ModelIntegrityError
+
+    models = load_default_models(models_root)
+    stream = open_speech_stream(models)
+    t = np.arange(16000 * 3) / 16000
+    audio = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    stream.push(audio)
+    streamed = np.asarray(stream.finish(), dtype=np.float32).reshape(-1)
+    assert models._student is not None  # the stream runs on the pipeline's one student
+    np.testing.assert_allclose(streamed, models.embed_audio(audio), atol=2e-3)
+
+    # a student pinned to another teacher is refused on the streaming path too
+    from radvoice.nn.speech_student import SpeechStudent
+
+    other = tmp_path / "models"
+    shutil.copytree(models_root, other)
+    SpeechStudent.load(models_root / "student").save(other / "student", teacher_sha256="0" * 64)
+    with pytest.raises(ModelIntegrityError, match="another teacher"):
+        open_speech_stream(load_default_models(other))

@@ -65,6 +65,11 @@ class RadVoiceModels:
                 self._student = student
             return self._student
 
+    def speech_stream(self):  # -> radvoice.nn.streaming.StreamingSession
+        """A push-to-talk session on the same speech student ``embed_audio`` uses: loaded once,
+        SHA-256 checked and refused beside a teacher it was not distilled from."""
+        return self._speech().stream()
+
     @property
     def grid(self):  # -> radvoice.nn.grid.ModelGrid
         return self._teacher().clip.dims.grid
