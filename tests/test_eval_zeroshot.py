@@ -98,6 +98,7 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     result = json.loads(capsys.readouterr().out)
     assert result["systems"] == ["text", "speech_nokd", "speech_kd"]
     assert result["conditions"] == ["seen", "noise_10db"]
+    assert result["info"]["cascade_whisper"] is None  # no cascade, no cascade size claimed
     retrieval = result["info"]["teacher_retrieval"]  # typed reports of the whole test set
     assert set(retrieval["r2v_recall"]) == {"1", "5", "10", "50"}
     assert set(retrieval["v2v_jaccard"]) == {"1", "5", "10"}

@@ -24,6 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lung2-cases", type=int, default=96, help="lung2 cases with findings")
     p.add_argument("--no-cascade", action="store_true", help="skip the ASR cascade rows")
     p.add_argument(
+        "--cascade-size",
+        choices=("tiny.en", "base"),
+        default="tiny.en",
+        help="Whisper size the ASR cascade transcribes with (transcripts are cached per size)",
+    )
+    p.add_argument(
         "--conditions", help="comma-separated subset of seen,unseen_speaker,unseen_engine,..."
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         real_ct=_real_ct(args.real_ct),
         lung2_cases=args.lung2_cases,
         cascade=not args.no_cascade,
+        cascade_size=args.cascade_size,
         conditions=conditions,
     )
     inputs = build_inputs(settings)

@@ -28,6 +28,7 @@ class EvalSettings:
     real_ct: Path | None = None  # folder with lung2_image.nrrd
     lung2_cases: int = 96
     cascade: bool = True
+    cascade_size: str = "tiny.en"  # the ASR cascade's Whisper
     conditions: tuple[str, ...] = CONDITIONS
     device: str = "cpu"
     teacher: Path | None = None  # default: models/teacher
@@ -98,5 +99,6 @@ def build_inputs(s: EvalSettings) -> EvalInputs:
         cache=Path(s.cache),
         report_cases=report_cases,
         cascade=s.cascade,
+        cascade_size=s.cascade_size,
         conditions=conditions,
     )

@@ -184,6 +184,7 @@ class EvalInputs:
     cache: Path
     report_cases: CaseSet | None = None  # cases of the spoken test reports (retrieval)
     cascade: bool = True
+    cascade_size: str = "tiny.en"
     conditions: tuple[str, ...] = CONDITIONS
 
 
@@ -206,7 +207,7 @@ def _speech_embedder(student, cache: Path, tag: str, transform) -> Embedder:
 
 def _cascade_embedder(inp: EvalInputs, tag: str, transform) -> Embedder:
     def embed(utts: list[Utterance]) -> torch.Tensor:
-        text = transcripts(utts, inp.cache, tag, transform)
+        text = transcripts(utts, inp.cache, tag, transform, inp.cascade_size)
         said = [text[u.utt_id].strip() or "(silence)" for u in utts]
         return _text_embed(inp.targets, said)
 
@@ -254,6 +255,7 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
         "logit_scale": scale,
         "systems_missing": [s for s in SYSTEMS if s not in cells],
+        "cascade_whisper": inp.cascade_size if inp.cascade else None,
     }
     return EvalResult(cells, gap, info, gap_ci)
 
