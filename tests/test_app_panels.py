@@ -66,6 +66,9 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     )
     assert [label for label, _ in panel.order][:3] == ["Cardiomegaly", "Emphysema", "Lung nodule"]
     assert "or <b>Emphysema</b>: 0.40" in panel.status.text()
+    state.set_results({"Lung nodule": 0.9}, queried_label="Lung nodule", alternatives=["Emphysema"])
+    assert [label for label, _ in panel.order] == ["Lung nodule"]  # no number, no line for it
+    assert "Emphysema" not in panel.status.text()
     state.clear("model failed to load: models/registry.json missing")
     assert panel.showing_empty_state and "registry.json" in panel.empty.text()
     panel.detach()

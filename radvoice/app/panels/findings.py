@@ -140,7 +140,7 @@ class FindingsPanel(QWidget):
                 "" if thr is None else (" — above threshold" if p >= thr else " — below threshold")
             )
             lines.append(f"<b>{queried}</b>: {p:.2f}{verdict}")
-            lines.extend(f"or <b>{a}</b>: {probs[a]:.2f}" for a in also)
+            lines.extend(f"or <b>{a}</b>: {probs[a]:.2f}" for a in also if a in probs)
         if st.status:
             lines.append(st.status)
         self.status.setText("<br>".join(lines))
