@@ -70,8 +70,16 @@ class CellResult:
     query_shown: float = float("nan")  # the asked pathology is the best or a near-tie alternative
     n_cases: int = 0
     n_prompts: int = 0
-    roc: tuple[np.ndarray, np.ndarray] | None = None  # labels, probabilities (known entries)
-    probs: np.ndarray | None = None  # (cases, labels) probabilities, for paired bootstraps
+    cases: CaseSet | None = None  # the CTs scored
+    probs: np.ndarray | None = None  # (cases, labels) probabilities, for ROC and bootstraps
+
+    @property
+    def roc(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Labels and probabilities of the known entries (for pooled ROC curves)."""
+        if self.cases is None or self.probs is None:
+            return None
+        known = self.cases.known
+        return self.cases.labels[known], self.probs[known]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,13 +120,11 @@ def gap_recovery(text: float, no_kd: float, kd: float) -> float:
 
 
 def gap_recovery_interval(
-    cases: CaseSet, probs: list[np.ndarray | None], n_boot: int = 500, level: float = 0.95
+    cases: CaseSet, probs: list[np.ndarray], n_boot: int = 500, level: float = 0.95
 ) -> dict[str, float]:
     """Percentile bootstrap interval of gap recovery over the cases (text, no-KD and KD
     resampled together). ``undefined``: the share of resamples where text does not beat no-KD;
     when it exceeds the interval's tail the bounds are NaN (the gap is not measurable there)."""
-    if any(p is None for p in probs):
-        return {"low": float("nan"), "high": float("nan"), "undefined": float("nan")}
     draws = bootstrap_macro_aurocs(cases.labels, probs, cases.known, n_boot)
     gr = np.array([gap_recovery(*row) for row in draws])
     finite = gr[np.isfinite(gr)]
@@ -248,8 +254,7 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
             gap[cond] = float("nan")
             continue
         gap[cond] = gap_recovery(*(c.macro["auroc"] for c in trio))
-        cases = inp.sets["lung2" if cond == "lung2" else "test"]
-        gap_ci[cond] = gap_recovery_interval(cases, [c.probs for c in trio])
+        gap_ci[cond] = gap_recovery_interval(trio[0].cases, [c.probs for c in trio])
     info = {
         "teacher_retrieval": teacher_retrieval(inp, ct["test"]),
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
@@ -325,13 +330,12 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
     thresholds = calibrate(ct["calib"], prompts, scale, inp.sets["calib"])
     report, probs = classify(ct[test_key], prompts, scale, inp.sets[test_key], thresholds)
     cases = inp.sets[test_key]
-    known = cases.known
     cell = CellResult(
         macro=report["macro"],
         per_class_auroc={p: report[p]["auroc"] for p in PATHOLOGIES},
         n_cases=len(cases),
         n_prompts=n_prompts,
-        roc=(cases.labels[known], probs[known]),
+        cases=cases,
         probs=probs,
     )
     if cond != "lung2" and reports_u and inp.report_cases is not None:

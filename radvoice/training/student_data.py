@@ -280,7 +280,11 @@ class TeacherTargets:
 
 
 def teacher_key(teacher_dir: Path) -> str:
-    """The registered SHA-256 of the teacher weights (changes when the teacher is retrained)."""
-    from radvoice.nn.registry import sha256_file
+    """The SHA-256 of the teacher weights, shortened (changes when the teacher is retrained)."""
+    from radvoice.nn.registry import ModelIntegrityError
+    from radvoice.nn.speech_student import teacher_weights_sha256
 
-    return sha256_file(Path(teacher_dir) / "model.safetensors")[:12]
+    digest = teacher_weights_sha256(teacher_dir)
+    if digest is None:
+        raise ModelIntegrityError(f"no teacher weights in {teacher_dir}")
+    return digest[:12]
