@@ -52,10 +52,12 @@ def _run(
     kd: bool = True,
     cache=None,
     loss: dict | None = None,
+    seed: int = 0,
     **kw,
 ):
     cfg = load_config("student_tiny")
     cfg.train.max_steps = steps
+    cfg.train.seed = seed
     cfg.model["loss"] = {**cfg.model.get("loss", {}), **(loss or {})}
     if not kd:
         cfg.model["loss"] = {**cfg.model["loss"], "kd_weight": 0.0, "query_kd_weight": 0.0}
@@ -177,6 +179,37 @@ def test_validation_scores_spoken_zero_shot_on_unspoken_cases(models_root, tmp_p
         models_root, corpus_without_val_prompts(corpus, tmp_path), tmp_path / "r2" / "p", 1
     )
     assert "zs_dev" not in plain.val
+
+
+def test_cli_ensembles_seeds_and_validates_the_ensemble(models_root, tmp_path, capsys):
+    import os
+
+    corpus = write_toy_student_corpus(tmp_path / "corpus", n=16, seed=1, unspoken=12)
+    # the toy students' random encoders come from the seed: vary the steps to vary the heads
+    dirs = [
+        _run(models_root, corpus, tmp_path / f"s{steps}" / "run", steps=steps).model_dir
+        for steps in (2, 3)
+    ]
+    reseeded = _run(models_root, corpus, tmp_path / "seed1" / "run", steps=2, seed=1).model_dir
+    os.environ["RADVOICE_MODELS"] = str(models_root)
+    try:
+        out = tmp_path / "ens"
+        argv = ["ensemble", *map(str, dirs), "--out", str(out), "--data", str(corpus)]
+        assert cli_main([*argv, "--teacher", str(models_root / "teacher")]) == 0
+        assert "ensemble of 2 heads" in capsys.readouterr().out
+        info = json.loads((out / "training.json").read_text())
+        assert info["members"] == 2 and 0.0 <= info["val"]["zs_dev"] <= 1.0
+        assert [m["training"]["steps"] for m in info["ensemble_of"]] == [2, 3]
+        ens = SpeechStudent.load(out)
+        members = [SpeechStudent.load(d) for d in dirs]
+        assert ens.config.members == 2 and ens.teacher_sha256 == members[0].teacher_sha256
+        assert cli_main(["ensemble", str(dirs[0]), "--out", str(tmp_path / "one")]) == 2
+        assert cli_main(["ensemble", str(dirs[0]), str(tmp_path / "nope"), "--out", "x"]) == 2
+        assert cli_main(["ensemble", str(dirs[0]), str(reseeded), "--out", str(out / "r")]) == 2
+        assert not (tmp_path / "one").exists() and not (out / "r").exists()
+        assert "different encoder weights" in capsys.readouterr().err
+    finally:
+        del os.environ["RADVOICE_MODELS"]
 
 
 def corpus_without_val_prompts(corpus: Path, tmp_path: Path) -> Path:

@@ -3,7 +3,9 @@
 ``SpeechStudent`` = :class:`~radvoice.nn.whisper.model.AudioEncoder` (frozen, or its top
 ``train_top_layers`` blocks trainable) → :class:`PoolingHead` (projection and small transformer
 layers per chunk window, then multi-query attention pooling over the whole utterance) →
-L2-normalised ``out_dim`` vector. Everything but the pooling runs per window, so while the user
+L2-normalised ``out_dim`` vector. A student with ``members > 1`` carries a :class:`HeadEnsemble`:
+heads trained separately (other seeds) on the same frozen encoder, averaged
+(:func:`ensemble_students`); the encoder runs once for all of them. Everything but the pooling runs per window, so while the user
 talks each completed chunk is fully processed and key release costs one window plus the pooling.
 
 Audio always goes through the chunked windows of :mod:`radvoice.nn.streaming`, in training
@@ -16,7 +18,7 @@ encoder is referenced by name + SHA-256 rather than copied (:mod:`radvoice.nn.st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +66,17 @@ class StudentConfig:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     train_top_layers: int = 0
     encoder_name: str = "whisper-tiny.en"
+    members: int = 1  # heads averaged (an ensemble of seeds on one frozen encoder)
 
     def __post_init__(self) -> None:
         if not 0 <= self.train_top_layers <= self.encoder.n_audio_layer:
             raise WhisperModelError(
                 f"train_top_layers={self.train_top_layers} outside 0..{self.encoder.n_audio_layer}"
+            )
+        if self.members < 1 or (self.members > 1 and self.train_top_layers):
+            raise WhisperModelError(
+                f"members={self.members}: an ensemble needs at least one head and a frozen "
+                "encoder shared by all (train_top_layers = 0)"
             )
 
     def to_dict(self) -> dict:
@@ -78,6 +86,7 @@ class StudentConfig:
             "chunking": self.chunking.to_dict(),
             "train_top_layers": self.train_top_layers,
             "encoder_name": self.encoder_name,
+            "members": self.members,
         }
 
     @classmethod
@@ -89,8 +98,9 @@ class StudentConfig:
                 chunking=ChunkingConfig.from_dict(data.get("chunking", {})),
                 train_top_layers=int(data.get("train_top_layers", 0)),
                 encoder_name=str(data.get("encoder_name", "")),
+                members=int(data.get("members", 1)),
             )
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise WhisperModelError(f"invalid speech student config: {err}") from None
 
 
@@ -144,6 +154,31 @@ class PoolingHead(nn.Module):
         return self.pool(self.window(frames, mask), mask)
 
 
+class HeadEnsemble(nn.Module):
+    """``members`` pooling heads of one shape, trained separately, used as one head.
+
+    :meth:`window` concatenates the members' window outputs along the channels, so a streaming
+    session keeps one tensor per window; :meth:`pool` splits them again, pools each member and
+    returns the L2-normalised mean of the members' embeddings.
+    """
+
+    def __init__(self, in_dim: int, cfg: HeadConfig, members: int) -> None:
+        super().__init__()
+        self.width = cfg.width
+        self.members = nn.ModuleList(PoolingHead(in_dim, cfg) for _ in range(members))
+
+    def window(self, frames: Tensor, mask: Tensor | None = None) -> Tensor:
+        return torch.cat([m.window(frames, mask) for m in self.members], dim=-1)
+
+    def pool(self, frames: Tensor, mask: Tensor) -> Tensor:
+        parts = frames.split(self.width, dim=-1)
+        pooled = [m.pool(x, mask) for m, x in zip(self.members, parts, strict=True)]
+        return F.normalize(torch.stack(pooled).mean(0), dim=-1)
+
+    def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
+        return self.pool(self.window(frames, mask), mask)
+
+
 class SpeechStudent(nn.Module):
     """Chunked Whisper encoder + pooling head. See the module docstring."""
 
@@ -155,7 +190,12 @@ class SpeechStudent(nn.Module):
                 f"encoder dims {encoder.dims} differ from config {config.encoder}"
             )
         self.encoder = encoder if encoder is not None else AudioEncoder(config.encoder)
-        self.head = PoolingHead(config.encoder.n_audio_state, config.head)
+        width = config.encoder.n_audio_state
+        self.head: PoolingHead | HeadEnsemble = (
+            PoolingHead(width, config.head)
+            if config.members == 1
+            else HeadEnsemble(width, config.head, config.members)
+        )
         self.mel_fn: MelFn | None = None  # None: radvoice.audio.log_mel_spectrogram
         self.teacher_sha256: str | None = None  # the teacher it was distilled from (saved)
         self._freeze()
@@ -340,6 +380,47 @@ class SpeechStudent(nn.Module):
             raise WhisperModelError(f"{model_dir}: weights do not match the config ({bad[0]})")
         student.teacher_sha256 = file_config.get("teacher_sha256")
         return student.to(device).eval()
+
+
+def ensemble_students(students: Sequence[SpeechStudent]) -> SpeechStudent:
+    """One student whose head averages the heads of ``students`` (seeds of one recipe).
+
+    They must share the frozen encoder (same weights), head shape, chunking and teacher pin;
+    ensembles among them are flattened. The result runs the encoder once per window, as a
+    single student does, and saves and loads like one (``members`` in its config)."""
+    if len(students) < 2:
+        raise WhisperModelError("an ensemble needs at least two students")
+    first = students[0]
+    heads: list[PoolingHead] = []
+    for s in students:
+        cfg = s.config
+        if cfg.train_top_layers:
+            raise WhisperModelError("ensemble members must keep their encoder frozen")
+        same = (cfg.encoder, cfg.head, cfg.chunking, cfg.encoder_name) == (
+            first.config.encoder,
+            first.config.head,
+            first.config.chunking,
+            first.config.encoder_name,
+        )
+        if not same:
+            raise WhisperModelError("ensemble members differ in encoder, head shape or chunking")
+        if s.teacher_sha256 != first.teacher_sha256:
+            raise WhisperModelError("ensemble members were distilled from different teachers")
+        if s is not first and not _same_weights(s.encoder, first.encoder):
+            raise WhisperModelError("ensemble members run on different encoder weights")
+        heads.extend(s.head.members if isinstance(s.head, HeadEnsemble) else [s.head])  # type: ignore[arg-type]
+    out = SpeechStudent(replace(first.config, members=len(heads)), first.encoder)
+    assert isinstance(out.head, HeadEnsemble)
+    for dst, src in zip(out.head.members, heads, strict=True):
+        dst.load_state_dict(src.state_dict())
+    out.teacher_sha256 = first.teacher_sha256
+    out.mel_fn = first.mel_fn
+    return out.to(first.encoder.conv1.weight.device).eval()
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k].to(sa[k].device)) for k in sa)
 
 
 def teacher_weights_sha256(teacher_dir: Path | str | None) -> str | None:

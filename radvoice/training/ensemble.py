@@ -1,0 +1,84 @@
+"""``radvoice ensemble``: average separately trained student heads (seeds of one recipe) into one
+shipped student, optionally validated on the corpus they were trained on.
+
+The members share the frozen Whisper encoder, so the ensemble costs one encoder pass per window
+like a single student; only the small heads run once per member. Its ``training.json`` keeps each
+member's provenance and, with ``data``, the ensemble's own validation metrics (``zs_dev`` etc.).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from radvoice.errors import RadVoiceError
+
+TRAINING_INFO = "training.json"
+
+
+def build_ensemble(
+    member_dirs: Sequence[Path],
+    out_dir: Path,
+    data: str | None = None,
+    teacher_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Write the ensemble of ``member_dirs`` to ``out_dir``; return its ``training.json``."""
+    from radvoice.nn.registry import models_dir
+    from radvoice.nn.speech_student import SpeechStudent, ensemble_students
+
+    dirs = [Path(d) for d in member_dirs]
+    if len(dirs) < 2:
+        raise RadVoiceError("an ensemble needs at least two student folders")
+    if len({d.resolve() for d in dirs}) != len(dirs):
+        raise RadVoiceError("the same student folder is given twice")
+    students = [SpeechStudent.load(d) for d in dirs]
+    ens = ensemble_students(students)
+    info: dict[str, Any] = {
+        "ensemble_of": [_member_info(d) for d in dirs],
+        "members": ens.config.members,
+    }
+    if data is not None:
+        teacher = Path(teacher_dir) if teacher_dir else models_dir() / "teacher"
+        info["val"] = validate_on_corpus(ens, data, teacher)
+        info["teacher"] = str(teacher)
+    out_dir = Path(out_dir)
+    ens.save(out_dir, teacher_sha256=ens.teacher_sha256)
+    (out_dir / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def _member_info(folder: Path) -> dict[str, Any]:
+    path = folder / TRAINING_INFO
+    try:
+        training = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        training = None
+    return {"folder": str(folder), "training": training}
+
+
+def validate_on_corpus(student, data: str, teacher_dir: Path) -> dict[str, float]:
+    """The student's validation metrics (as at the end of training) on a student corpus."""
+    from radvoice.nn.clip import load_teacher
+    from radvoice.training.distributed import DistContext
+    from radvoice.training.student import load_student_data, prepare_data, validate
+
+    if not Path(teacher_dir).is_dir():
+        raise RadVoiceError(f"teacher model not found at {teacher_dir}")
+    utts, labels, loaders = load_student_data(data)
+    teacher = load_teacher(Path(teacher_dir), with_text=True)
+    ctx = DistContext()
+    prepared = prepare_data(
+        student,
+        utts,
+        labels,
+        loaders,
+        teacher,
+        Path(teacher_dir),
+        Path(data).expanduser() / "cache",
+        logging.getLogger("radvoice.ensemble"),
+        ctx,
+    )
+    return validate(student, prepared, ctx.device)
