@@ -19,7 +19,8 @@ Also prints how the variable-length encoder outputs differ from Whisper's 30 s p
 (frame-wise cosine on the speech frames), for the whole utterance and for the chunked windows.
 With several ``--sizes`` (default tiny.en and base) it ends with each size's timings as a
 multiple of the first's (base / tiny.en). ``--student DIR`` benchmarks that trained student for
-its own encoder size and a fresh head of the same shape for the other sizes.
+its own encoder size and a fresh head of the same shape for the other sizes; for an ensemble
+student it also times the release path with one of its heads alone (heads / one head).
 Medians of ``--repeats``; ratios are taken between numbers of this run only.
 """
 
@@ -132,8 +133,10 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
     student.eval()
     piece = 1600  # 100 ms
 
-    def stream_once(timed: list[float], talk: list[float], cpu: list[float] | None = None) -> None:
-        session = student.stream()
+    def stream_once(
+        timed: list[float], talk: list[float], cpu: list[float] | None = None, model=student
+    ) -> None:
+        session = model.stream()
         t_talk = 0.0
         starts = list(range(0, len(audio), piece))
         for s in starts[:-1]:
@@ -170,6 +173,14 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
         "release_cpu_ms": statistics.median(release_cpu),
         "talk_encode_ms_total": statistics.median(talk),
     }
+    if student.config.members > 1:  # the same release path with one member's head alone
+        one = one_member(student)
+        one_release: list[float] = []
+        stream_once([], [], model=one)
+        for _ in range(args.repeats):
+            stream_once(one_release, [], model=one)
+        result["members"] = student.config.members
+        result["release_one_head_ms"] = statistics.median(one_release)
     full = times_ms(lambda: student.embed_audio(audio), args.repeats)
     whole = times_ms(whole_pass, args.repeats)
     result |= {
@@ -190,6 +201,17 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
         result["cascade_min_ms"] = min(r.transcribe_ms + r.embed_ms for r in runs)
         result["cascade_text"] = runs[0].text
     return result
+
+
+def one_member(student):
+    """A single-head student made of an ensemble's encoder and its first member's head."""
+    from dataclasses import replace
+
+    from radvoice.nn.speech_student import SpeechStudent
+
+    one = SpeechStudent(replace(student.config, members=1), student.encoder)
+    one.head.load_state_dict(student.head.members[0].state_dict())
+    return one.eval()
 
 
 RATIO_KEYS = (
@@ -265,6 +287,12 @@ def main() -> int:
             f"  {'  CPU time of that path (all threads)':<38}{r['release_cpu_ms']:8.1f} ms"
             " (= wall time on idle cores when single-threaded)"
         )
+        if "release_one_head_ms" in r:
+            one = r["release_one_head_ms"]
+            print(
+                f"  {'  the same with one of its heads':<38}{one:8.1f} ms: {r['members']} heads "
+                f"cost {rel / one:4.2f}x one"
+            )
         print(f"  {'encoding while talking (all chunks)':<38}{r['talk_encode_ms_total']:8.1f} ms")
         line("full re-encoding, chunked windows", r["full_chunked_ms"], r["full_chunked_min_ms"])
         line("full re-encoding, one pass", r["full_unchunked_ms"], r["full_unchunked_min_ms"])

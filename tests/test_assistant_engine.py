@@ -233,6 +233,31 @@ def test_a_broken_speech_model_is_one_clear_message(tmp_path: Path) -> None:
     engine.shutdown()
 
 
+def test_a_speech_model_beside_another_teacher_is_refused(tmp_path: Path) -> None:
+    from radvoice.nn.speech_student import HeadConfig, SpeechStudent, StudentConfig
+    from radvoice.nn.streaming import ChunkingConfig
+    from radvoice.nn.whisper.model import WhisperDims
+
+    small = WhisperDims(n_audio_state=64, n_audio_head=4, n_audio_layer=2)
+    cfg = StudentConfig(
+        encoder=small,
+        head=HeadConfig(width=32, layers=0, heads=2, queries=2),
+        chunking=ChunkingConfig(1.0, 0.5),
+        encoder_name="random",
+    )
+    SpeechStudent(cfg).save(tmp_path / "student", teacher_sha256="0" * 64)
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "model.safetensors").write_bytes(b"another teacher")
+    models = FakeModels(student_dir=tmp_path / "student")
+    models.teacher_dir = tmp_path / "teacher"
+    engine = make(models)
+    speak_in_chunks(engine, models.speak(QUERY), utt=1)
+    assert engine.wait_idle(30)
+    assert engine.talk.phase is TalkPhase.ERROR
+    assert "distilled from another teacher" in engine.talk.message
+    engine.shutdown()
+
+
 @pytest.mark.slow
 def test_streaming_student_encodes_only_the_tail_at_release(tmp_path: Path) -> None:
     """The real chunked student (random head on the shipped Whisper tiny.en encoder)."""

@@ -4,7 +4,8 @@
 
 1. ``models.speech_stream()`` when the models object offers one (a push/finish/reset session);
 2. the speech student of ``models.student_dir`` (:meth:`SpeechStudent.stream`, the chunked
-   encoder of :mod:`radvoice.nn.streaming`) on ``models.device``;
+   encoder of :mod:`radvoice.nn.streaming`) on ``models.device``, refused beside a
+   ``models.teacher_dir`` it was not distilled from;
 3. a buffer that calls ``models.embed_audio`` on the whole utterance at release (test doubles,
    or models without a student folder).
 """
@@ -70,10 +71,14 @@ def open_speech_stream(models: AssistantModels) -> SpeechStream:
         return factory()
     student_dir = getattr(models, "student_dir", None)
     if student_dir is not None and Path(student_dir).is_dir():
-        from radvoice.nn.speech_student import SpeechStudent
+        from radvoice.nn.speech_student import SpeechStudent, check_distilled_from
 
         device = str(getattr(models, "device", "cpu"))
-        return SpeechStudent.load(Path(student_dir), device=device).stream()
+        student = SpeechStudent.load(Path(student_dir), device=device)
+        teacher_dir = getattr(models, "teacher_dir", None)
+        if teacher_dir is not None:
+            check_distilled_from(student, Path(student_dir), Path(teacher_dir))
+        return student.stream()
     return BufferedStream(models.embed_audio)
 
 
