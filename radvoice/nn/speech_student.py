@@ -3,10 +3,11 @@
 ``SpeechStudent`` = :class:`~radvoice.nn.whisper.model.AudioEncoder` (frozen, or its top
 ``train_top_layers`` blocks trainable) → :class:`PoolingHead` (projection and small transformer
 layers per chunk window, then multi-query attention pooling over the whole utterance) →
-L2-normalised ``out_dim`` vector. A student with ``members > 1`` carries a :class:`HeadEnsemble`:
-heads trained separately (other seeds) on the same frozen encoder, averaged
-(:func:`ensemble_students`); the encoder runs once for all of them. Everything but the pooling runs per window, so while the user
+L2-normalised ``out_dim`` vector. Everything but the pooling runs per window, so while the user
 talks each completed chunk is fully processed and key release costs one window plus the pooling.
+A student with ``members > 1`` carries a :class:`HeadEnsemble`: heads trained separately (other
+seeds) on the same frozen encoder, averaged (:func:`ensemble_students`); the encoder runs once
+for all of them.
 
 Audio always goes through the chunked windows of :mod:`radvoice.nn.streaming`, in training
 (:meth:`SpeechStudent.forward` on :meth:`SpeechStudent.features`) exactly as at run time
