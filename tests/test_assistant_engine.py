@@ -20,6 +20,7 @@ from radvoice.assistant import (
     classify_intent,
     load_default_models,
 )
+from radvoice.assistant.speech import BufferedStream
 from radvoice.errors import RadVoiceError
 from radvoice.labels import PATHOLOGIES
 
@@ -113,6 +114,39 @@ def test_intent_rules_threshold_and_length() -> None:
     r = models.embed_text(REPORTS[0])
     intent = classify_intent(models, r, 3.0)
     assert intent.kind is IntentKind.REPORT and intent.score < 0.5
+
+
+def test_a_question_head_that_hears_a_statement_routes_it_to_priors() -> None:
+    models = FakeModels()
+    q = models.embed_text(QUERY)
+    said = classify_intent(models, q, 2.0, question_probability=0.1)
+    assert said.kind is IntentKind.REPORT and said.question_probability == 0.1
+    asked = classify_intent(models, q, 2.0, question_probability=0.9)
+    assert asked.kind is IntentKind.QUERY and asked.label == "Pleural effusion"
+    lenient = IntentRules(question_threshold=0.05)
+    assert classify_intent(models, q, 2.0, lenient, question_probability=0.1).kind is (
+        IntentKind.QUERY
+    )
+
+    class HeadStream(BufferedStream):  # a speech model with a question head (logit)
+        def __init__(self, embed, logit: float) -> None:
+            super().__init__(embed)
+            self.logit, self.outputs = logit, {}
+
+        def finish(self):
+            self.outputs = {"question": np.float32(self.logit)}
+            return super().finish()
+
+    for logit, kind in ((-4.0, IntentKind.REPORT), (4.0, IntentKind.QUERY)):
+        models.speech_stream = lambda logit=logit: HeadStream(models.embed_audio, logit)
+        engine = make(models)
+        speak_in_chunks(engine, models.speak(QUERY), utt=1)
+        assert engine.wait_idle(30)
+        assert engine.last_answer.intent.kind is kind
+        assert engine.last_answer.intent.question_probability == pytest.approx(
+            1 / (1 + np.exp(-logit))
+        )
+        engine.shutdown()
 
 
 def test_a_question_between_two_pathologies_shows_both() -> None:

@@ -127,6 +127,23 @@ def top1(models, rows: list[dict]) -> float:
     return float(np.mean(hits))
 
 
+def routed_as_question(models, rows: list[dict]) -> float:
+    """Fraction of spoken clips the shipped student's question head takes for a question
+    (streamed as in the app)."""
+    from radvoice.assistant.speech import question_probability
+    from radvoice.audio import load_audio
+
+    out = []
+    for r in rows:
+        session = models.speech_stream()
+        session.push(load_audio(FIXTURE / r["file"]))
+        session.finish()
+        p = question_probability(session)
+        assert p is not None, "the shipped student has no question head"
+        out.append(p >= 0.5)
+    return float(np.mean(out))
+
+
 def _floor_or_skip(key: str) -> float:
     """The recorded top-1 floor; skip when it is 0 (measured at chance: nothing to guard)."""
     floor = FLOORS[key]
@@ -198,6 +215,14 @@ def test_spoken_queries_match_their_pathology(models) -> None:
     floor = _floor_or_skip("query_top1")
     got = top1(models, spoken_query_index())
     assert got >= floor, got
+
+
+def test_question_head_tells_questions_from_statements(models) -> None:
+    """Held-out spoken questions are questions; the spoken CT-CLIP prompts are statements."""
+    questions = routed_as_question(models, spoken_query_index())
+    statements = 1.0 - routed_as_question(models, prompt_index())
+    assert questions >= _floor_or_skip("questions_routed"), questions
+    assert statements >= _floor_or_skip("statements_routed"), statements
 
 
 def test_outputs_match_the_reference_recorded_at_shipping(models, cases) -> None:

@@ -78,6 +78,16 @@ def test_ensemble_saves_and_loads_with_its_members(audio, tmp_path: Path) -> Non
     assert again.config.members == 3
 
 
+def test_an_ensemble_leaves_the_question_head_to_be_trained_on_it() -> None:
+    from radvoice.nn.speech_student import QUESTION_HEAD
+
+    members = _members(2)
+    with_q = SpeechStudent(replace(CONFIG, question=QUESTION_HEAD), members[0].encoder)
+    with_q.teacher_sha256 = "a" * 64
+    ens = ensemble_students([with_q, members[1]])
+    assert ens.question is None and ens.config.question is None
+
+
 def test_ensemble_refuses_members_that_do_not_share_a_space() -> None:
     members = _members(2)
     with pytest.raises(WhisperModelError, match="at least two"):

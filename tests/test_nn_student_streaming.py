@@ -178,3 +178,30 @@ def test_bad_audio_is_a_clear_error() -> None:
         student.embed_audio(np.full(16000, np.nan, np.float32))
     with pytest.raises(StreamingError, match="no speech"):
         student.stream().finish()
+
+
+def test_question_head_streams_beside_the_embedding(audio, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from radvoice.nn.speech_student import QUESTION_HEAD
+
+    torch.manual_seed(0)
+    student = SpeechStudent(replace(_student().config, question=QUESTION_HEAD)).eval()
+    offline = student.question_logits(student.encode_chunks([student.features(audio)]))
+    session = student.stream()
+    for start in range(0, audio.size, 3001):
+        session.push(audio[start : start + 3001])
+    embedding = session.finish()
+    np.testing.assert_allclose(embedding.numpy(), student.embed_audio(audio), atol=2e-5)
+    assert float(session.outputs["question"]) == pytest.approx(float(offline[0]), abs=1e-4)
+    session.reset()
+    assert session.outputs == {}
+    student.save(tmp_path / "q", encoder="full")
+    loaded = SpeechStudent.load(tmp_path / "q")
+    assert loaded.config.question == QUESTION_HEAD
+    again = loaded.question_logits(loaded.encode_chunks([loaded.features(audio)]))
+    assert float(again[0]) == pytest.approx(float(offline[0]), abs=1e-4)
+    plain = _student()
+    assert plain.question is None and plain.stream().outputs == {}
+    with pytest.raises(WhisperModelError, match="no question head"):
+        plain.question_logits([])

@@ -212,6 +212,26 @@ def test_cli_ensembles_seeds_and_validates_the_ensemble(models_root, tmp_path, c
         del os.environ["RADVOICE_MODELS"]
 
 
+def test_cli_trains_the_question_head_into_a_student_copy(models_root, corpus, tmp_path, capsys):
+    student = _run(models_root, corpus, tmp_path / "s" / "run", steps=2).model_dir
+    out = tmp_path / "with_question"
+    argv = ["train", "question", "--student", str(student), "--data", str(corpus)]
+    assert cli_main([*argv, "--out", str(out), "--max-steps", "30"]) == 0
+    report = json.loads((out / "training.json").read_text())["question_head"]
+    assert report["steps"] == 30 and report["train_utterances"] > 0
+    assert 0.0 <= report["val"]["questions"] <= 1.0
+    loaded = SpeechStudent.load(out)
+    assert loaded.question is not None and SpeechStudent.load(student).question is None
+    original = SpeechStudent.load(student)
+    audio = np.random.default_rng(0).normal(0, 0.1, 16000 * 2).astype(np.float32)
+    np.testing.assert_allclose(loaded.embed_audio(audio), original.embed_audio(audio), atol=1e-5)
+    capsys.readouterr()
+    assert cli_main([*argv]) == 2  # no --out
+    assert cli_main(["train", "question", "--data", str(corpus), "--out", str(out)]) == 2
+    assert cli_main(["train", "student", "--data", str(corpus)]) == 2  # no --config
+    assert "needs" in capsys.readouterr().err
+
+
 def corpus_without_val_prompts(corpus: Path, tmp_path: Path) -> Path:
     import shutil
 

@@ -29,7 +29,12 @@ from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.assistant.intent import Intent, IntentKind, IntentRules, classify_intent
 from radvoice.assistant.models import AssistantModels, ModelsMissing
 from radvoice.assistant.priors import prior_results
-from radvoice.assistant.speech import SpeechStream, as_vector, open_speech_stream
+from radvoice.assistant.speech import (
+    SpeechStream,
+    as_vector,
+    open_speech_stream,
+    question_probability,
+)
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 
@@ -310,13 +315,14 @@ class Assistant:
             elif audio.size > stream.n_samples:
                 stream.push(audio[stream.n_samples :])
             embedding = as_vector(stream.finish())
+            question = question_probability(stream)
         except RadVoiceError as err:
             self._say(f"Could not understand that: {str(err).splitlines()[0]}", error=True)
             return
         finally:
             stream.reset()
             self._stream_utt, self._stream_broken = None, False
-        self._answer(embedding, audio.size / SAMPLE_RATE, "speech", t0)
+        self._answer(embedding, audio.size / SAMPLE_RATE, "speech", t0, question)
 
     def ask_text(self, text: str) -> None:
         """A typed question or finding, handled like a spoken one (text teacher embedding)."""
@@ -336,11 +342,18 @@ class Assistant:
         words = len(text.split())
         self._answer(embedding, words / 2.5, "text", t0)  # ~150 words per minute
 
-    def _answer(self, embedding: np.ndarray, duration_s: float, source: str, t0: float) -> None:
+    def _answer(
+        self,
+        embedding: np.ndarray,
+        duration_s: float,
+        source: str,
+        t0: float,
+        question: float | None = None,
+    ) -> None:
         models = self.models
         if models is None:
             return
-        intent = classify_intent(models, embedding, duration_s, self.config.rules)
+        intent = classify_intent(models, embedding, duration_s, self.config.rules, question)
         if intent.kind is IntentKind.QUERY:
             self._answer_query(intent)
         else:

@@ -1,8 +1,11 @@
 """Is an utterance a question about one pathology, or a report/finding to look up priors for?
 
 A spoken query ("is there a pleural effusion?") lands near that pathology's query prototype
-(``query_scores``); a dictated finding or report does not, or is long. Both the score threshold
-and the length limit are settings (:class:`IntentRules`). A question that lands almost as near
+(``query_scores``); a dictated finding or report does not, or is long. A short finding ("there
+is a pleural effusion") lands near it too: the shared CT-text space ignores the difference.
+So when the speech model has a question head, its probability must also say "question"
+(:mod:`radvoice.training.question_head`). The thresholds and the length limit are settings
+(:class:`IntentRules`). A question that lands almost as near
 another pathology ("does the heart look enlarged?" between cardiomegaly and lymphadenopathy)
 keeps that runner-up as an alternative, so the answer can show both rather than guess.
 """
@@ -26,12 +29,14 @@ class IntentKind(StrEnum):
 
 @dataclass(frozen=True)
 class IntentRules:
-    """A query: best cosine ≥ ``query_threshold`` and at most ``max_query_seconds``; other
-    pathologies within ``tie_margin`` of the best cosine are its alternatives."""
+    """A query: best cosine ≥ ``query_threshold``, at most ``max_query_seconds`` and, when the
+    speech model gives one, question probability ≥ ``question_threshold``; other pathologies
+    within ``tie_margin`` of the best cosine are its alternatives."""
 
     query_threshold: float = 0.5
     max_query_seconds: float = 6.0
     tie_margin: float = QUERY_TIE_MARGIN
+    question_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Intent:
     label: str  # the best-matching pathology (also for reports, for the message)
     score: float  # its cosine to that pathology's query prototype
     alternatives: tuple[tuple[str, float], ...] = ()  # near ties (label, cosine), best first
+    question_probability: float | None = None  # the speech model's question head, if any
 
 
 def classify_intent(
@@ -47,14 +53,19 @@ def classify_intent(
     embedding: np.ndarray,
     duration_s: float,
     rules: IntentRules | None = None,
+    question_probability: float | None = None,
 ) -> Intent:
-    """Classify a speech (or text) embedding of an utterance lasting ``duration_s`` seconds."""
+    """Classify a speech (or text) embedding of an utterance lasting ``duration_s`` seconds;
+    ``question_probability`` comes from the speech model's question head (None: no such head,
+    e.g. typed text or an older model)."""
     rules = rules or IntentRules()
     scores = models.query_scores(np.asarray(embedding, dtype=np.float32))
     unknown = set(scores) - set(PATHOLOGIES)
     if unknown:
         raise ValueError(f"query_scores returned unknown labels {sorted(unknown)!r}")
     (label, score), near = rank_query(scores, rules.tie_margin)
-    if score < rules.query_threshold or duration_s > rules.max_query_seconds:
-        return Intent(IntentKind.REPORT, label, score)
-    return Intent(IntentKind.QUERY, label, score, tuple(near))
+    q = question_probability
+    statement = q is not None and q < rules.question_threshold
+    if score < rules.query_threshold or duration_s > rules.max_query_seconds or statement:
+        return Intent(IntentKind.REPORT, label, score, question_probability=q)
+    return Intent(IntentKind.QUERY, label, score, tuple(near), q)

@@ -82,6 +82,14 @@ def open_speech_stream(models: AssistantModels) -> SpeechStream:
     return BufferedStream(models.embed_audio)
 
 
+def question_probability(stream: object) -> float | None:
+    """After ``finish``: the question head's probability, None when the model has none."""
+    logit = getattr(stream, "outputs", {}).get("question")
+    if logit is None:
+        return None
+    return float(1.0 / (1.0 + np.exp(-float(logit))))
+
+
 def as_vector(embedding: object) -> np.ndarray:
     """A tensor or array embedding as a float32 numpy vector."""
     if hasattr(embedding, "detach"):

@@ -1,4 +1,5 @@
-"""``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``.
+"""``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``;
+``radvoice train question --student DIR --data CORPUS --out DIR`` (the question head).
 
 The teacher takes ``--data`` more than once to mix sources (e.g. ``--data synthetic --data
 runs/corpus/lung1_s5``: phantom cases plus cases on real anatomy); the student takes one, and
@@ -14,10 +15,16 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train the CT-text teacher or the speech student")
-    p.add_argument("what", choices=("teacher", "student"), help="which model to train")
+    p = subparsers.add_parser(
+        "train", help="train the CT-text teacher, the speech student or its question head"
+    )
     p.add_argument(
-        "--config", required=True, help="config JSON (or a bundled name, e.g. teacher_tiny)"
+        "what",
+        choices=("teacher", "student", "question"),
+        help="which model to train (question: a trained student's question-vs-statement head)",
+    )
+    p.add_argument(
+        "--config", help="config JSON (or a bundled name, e.g. teacher_tiny); not for question"
     )
     p.add_argument(
         "--data",
@@ -39,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="student only: a CT source (as --data) whose training-split volumes join the "
         "zero-shot distillation metric as their own domain, e.g. real anatomy (repeatable)",
     )
+    p.add_argument("--student", help="question only: the trained student folder")
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--threads", type=int, help="override train.num_threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,9 +56,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from radvoice.cli.main import UserError
     from radvoice.training.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.what == "question":
+        return _train_question(args)
+    if not args.config:
+        raise UserError(f"train {args.what} needs --config")
     cfg = load_config(args.config)
     if args.max_steps is not None:
         cfg.train.max_steps = args.max_steps
@@ -101,12 +114,27 @@ def run(args: argparse.Namespace) -> int:
         from radvoice.training.student import train_student_cli
 
         if len(args.data) != 1:
-            from radvoice.cli.main import UserError
-
             raise UserError("train student takes one --data (a student corpus)")
         result = train_student_cli(
             cfg, args.data[0], out, args.resume, args.teacher, export, args.metric_data
         )
     if result.model_dir is not None:
         print(f"model written to {result.model_dir} (step {result.step})")
+    return 0
+
+
+def _train_question(args: argparse.Namespace) -> int:
+    import json
+
+    from radvoice.cli.main import UserError
+    from radvoice.training.question_head import train_question_cli
+
+    if not args.student or not args.out or len(args.data) != 1:
+        raise UserError("train question needs --student DIR, one --data CORPUS and --out DIR")
+    if not Path(args.student).is_dir():
+        raise UserError(f"student folder not found: {args.student}")
+    steps = args.max_steps if args.max_steps is not None else 600
+    report = train_question_cli(args.student, args.data[0], args.out, steps)
+    print(f"student with its question head written to {args.out}")
+    print(json.dumps(report, indent=2))
     return 0

@@ -68,6 +68,7 @@ class StudentConfig:
     train_top_layers: int = 0
     encoder_name: str = "whisper-tiny.en"
     members: int = 1  # heads averaged (an ensemble of seeds on one frozen encoder)
+    question: HeadConfig | None = None  # the question-vs-statement head, when trained
 
     def __post_init__(self) -> None:
         if not 0 <= self.train_top_layers <= self.encoder.n_audio_layer:
@@ -88,6 +89,7 @@ class StudentConfig:
             "train_top_layers": self.train_top_layers,
             "encoder_name": self.encoder_name,
             "members": self.members,
+            "question": asdict(self.question) if self.question is not None else None,
         }
 
     @classmethod
@@ -100,6 +102,7 @@ class StudentConfig:
                 train_top_layers=int(data.get("train_top_layers", 0)),
                 encoder_name=str(data.get("encoder_name", "")),
                 members=int(data.get("members", 1)),
+                question=HeadConfig(**data["question"]) if data.get("question") else None,
             )
         except (KeyError, TypeError, ValueError) as err:
             raise WhisperModelError(f"invalid speech student config: {err}") from None
@@ -144,15 +147,35 @@ class PoolingHead(nn.Module):
             x = layer(x, src_key_padding_mask=pad)
         return x
 
-    def pool(self, frames: Tensor, mask: Tensor) -> Tensor:
+    def pooled(self, frames: Tensor, mask: Tensor) -> Tensor:
+        """The attention-pooled ``(B, out_dim)`` vector before normalisation."""
         q = self.queries[None].expand(frames.shape[0], -1, -1)
         pooled, _ = self.pool_attn(q, frames, frames, key_padding_mask=~mask, need_weights=False)
-        out = self.out_proj(self.out_norm(pooled.flatten(1)))
-        return F.normalize(out, dim=-1)
+        return self.out_proj(self.out_norm(pooled.flatten(1)))
+
+    def pool(self, frames: Tensor, mask: Tensor) -> Tensor:
+        return F.normalize(self.pooled(frames, mask), dim=-1)
 
     def forward(self, frames: Tensor, mask: Tensor) -> Tensor:
         """Both stages on one sequence (no chunking: a single window per row)."""
         return self.pool(self.window(frames, mask), mask)
+
+
+class QuestionHead(PoolingHead):
+    """Is the utterance a question (rather than a finding or report)? One logit per utterance,
+    from the same encoder frames as the embedding: interrogative words and intonation, which
+    the shared CT-text space is trained to ignore."""
+
+    def __init__(self, in_dim: int, cfg: HeadConfig) -> None:
+        super().__init__(in_dim, cfg)
+        self.logit = nn.Linear(cfg.out_dim, 1)
+
+    def pool(self, frames: Tensor, mask: Tensor) -> Tensor:
+        return self.logit(self.pooled(frames, mask)).squeeze(-1)
+
+
+QUESTION_HEAD = HeadConfig(width=64, layers=0, heads=4, queries=2, out_dim=8, dropout=0.1)
+"""The question head's default shape (trained by :mod:`radvoice.training.question_head`)."""
 
 
 class HeadEnsemble(nn.Module):
@@ -197,6 +220,7 @@ class SpeechStudent(nn.Module):
             if config.members == 1
             else HeadEnsemble(width, config.head, config.members)
         )
+        self.question = QuestionHead(width, config.question) if config.question else None
         self.mel_fn: MelFn | None = None  # None: radvoice.audio.log_mel_spectrogram
         self.teacher_sha256: str | None = None  # the teacher it was distilled from (saved)
         self._freeze()
@@ -274,17 +298,13 @@ class SpeechStudent(nn.Module):
 
     def forward_chunks(self, chunks: Sequence[Sequence[Tensor]]) -> Tensor:
         """Head on :meth:`encode_chunks` output: per-window layers, then pooling → ``(B, D)``."""
-        flat = [w for utt in chunks for w in utt]
-        windows, wmask = pad_frames(flat)
-        head_frames = self.head.window(windows, wmask)
-        per_utt, pos = [], 0
-        for utt in chunks:
-            per_utt.append(
-                torch.cat([head_frames[pos + i, : w.shape[0]] for i, w in enumerate(utt)])
-            )
-            pos += len(utt)
-        frames, mask = pad_frames(per_utt)
-        return self.head.pool(frames, mask)
+        return _run_head(self.head, chunks)
+
+    def question_logits(self, chunks: Sequence[Sequence[Tensor]]) -> Tensor:
+        """The question head's ``(B,)`` logits on :meth:`encode_chunks` output."""
+        if self.question is None:
+            raise WhisperModelError("this speech model has no question head")
+        return _run_head(self.question, chunks)
 
     def forward(self, batch: Sequence[Sequence[WindowFeatures]] | Tensor) -> Tensor:
         """Embeddings ``(B, out_dim)`` of utterances given as window features (or raw mel).
@@ -309,10 +329,21 @@ class SpeechStudent(nn.Module):
             self.train(was_training)
 
     def stream(self) -> StreamingSession:
-        """A push-to-talk session: ``push(samples)`` while talking, ``finish()`` at release."""
+        """A push-to-talk session: ``push(samples)`` while talking, ``finish()`` at release.
+
+        With a question head, ``finish`` also leaves ``outputs["question"]``: its logit."""
         self.eval()
+        extras = {}
+        if self.question is not None:
+            q = self.question
+            extras["question"] = (lambda frames: q.window(frames[None])[0], q.pool)
         return StreamingSession(
-            self.encode_mel, self._window_one, self.head.pool, self.config.chunking, self.mel_fn
+            self.encode_mel,
+            self._window_one,
+            self.head.pool,
+            self.config.chunking,
+            self.mel_fn,
+            extras=extras,
         )
 
     # -- persistence --------------------------------------------------------------------------
@@ -383,6 +414,19 @@ class SpeechStudent(nn.Module):
         return student.to(device).eval()
 
 
+def _run_head(head: nn.Module, chunks: Sequence[Sequence[Tensor]]) -> Tensor:
+    """A head's per-window layers on every window, then its pooling over each utterance."""
+    flat = [w for utt in chunks for w in utt]
+    windows, wmask = pad_frames(flat)
+    head_frames = head.window(windows, wmask)
+    per_utt, pos = [], 0
+    for utt in chunks:
+        per_utt.append(torch.cat([head_frames[pos + i, : w.shape[0]] for i, w in enumerate(utt)]))
+        pos += len(utt)
+    frames, mask = pad_frames(per_utt)
+    return head.pool(frames, mask)
+
+
 def ensemble_students(students: Sequence[SpeechStudent]) -> SpeechStudent:
     """One student whose head averages the heads of ``students`` (seeds of one recipe).
 
@@ -410,7 +454,8 @@ def ensemble_students(students: Sequence[SpeechStudent]) -> SpeechStudent:
         if s is not first and not _same_weights(s.encoder, first.encoder):
             raise WhisperModelError("ensemble members run on different encoder weights")
         heads.extend(s.head.members if isinstance(s.head, HeadEnsemble) else [s.head])  # type: ignore[arg-type]
-    out = SpeechStudent(replace(first.config, members=len(heads)), first.encoder)
+    cfg = replace(first.config, members=len(heads), question=None)  # train it on the ensemble
+    out = SpeechStudent(cfg, first.encoder)
     assert isinstance(out.head, HeadEnsemble)
     for dst, src in zip(out.head.members, heads, strict=True):
         dst.load_state_dict(src.state_dict())

@@ -263,8 +263,10 @@ class StreamingSession:
 
     ``encode(mel (1, n_mels, T), None, offsets)`` gives a window's encoder frames; ``window_fn``
     maps its kept frames ``(k, C)`` to head frames ``(k, W)`` (run right away, while talking);
-    ``pool((1, T, W), mask)`` gives the embedding at release. Calls are serialised by a lock, so
-    ``push`` may run on the audio thread and ``finish`` on another.
+    ``pool((1, T, W), mask)`` gives the embedding at release. ``extras`` (name → window_fn,
+    pool) are further heads on the same encoder frames (e.g. the question head); ``finish``
+    leaves their results in :attr:`outputs`. Calls are serialised by a lock, so ``push`` may
+    run on the audio thread and ``finish`` on another.
     """
 
     def __init__(
@@ -274,10 +276,12 @@ class StreamingSession:
         pool: PoolFn,
         config: ChunkingConfig,
         mel_fn: MelFn | None = None,
+        extras: dict[str, tuple[WindowFn, PoolFn]] | None = None,
     ) -> None:
         self._encode = encode
         self._window_fn = window_fn
         self._pool = pool
+        self._extras = dict(extras or {})
         self.config = config
         self._mel_fn = mel_fn or default_mel_fn()
         self._lock = threading.Lock()
@@ -288,6 +292,8 @@ class StreamingSession:
         self._audio = np.zeros(self.config.chunk_samples * 8, dtype=np.float32)
         self._n = 0
         self._frames: list[Tensor] = []
+        self._extra_frames: dict[str, list[Tensor]] = {name: [] for name in self._extras}
+        self.outputs: dict[str, Tensor] = {}
         self._next_chunk = 0
         self.windows_encoded = 0
         self.frames_encoded = 0
@@ -305,12 +311,13 @@ class StreamingSession:
         self._audio[self._n : need] = samples
         self._n = need
 
-    def _encode_window(self, window: Window) -> Tensor:
+    def _encode_window(self, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
         feats = window_features(window, self._audio, self._mel_fn, self.config.absolute_positions)
         (frames,) = encode_windows(self._encode, [feats])
         self.windows_encoded += 1
         self.frames_encoded += feats.mel.shape[-1]
-        return self._window_fn(frames)
+        extra = {name: fn(frames) for name, (fn, _) in self._extras.items()}
+        return self._window_fn(frames), extra
 
     def push(self, samples: np.ndarray) -> int:
         """Add audio; encode every chunk it completes. Returns the number of chunks encoded."""
@@ -321,7 +328,10 @@ class StreamingSession:
             c = self.config.chunk_samples
             while (self._next_chunk + 1) * c <= self._n:
                 window = window_for_chunk(self._next_chunk, (self._next_chunk + 1) * c, self.config)
-                self._frames.append(self._encode_window(window))
+                head, extra = self._encode_window(window)
+                self._frames.append(head)
+                for name, x in extra.items():
+                    self._extra_frames[name].append(x)
                 self._next_chunk += 1
                 done += 1
             return done
@@ -335,10 +345,22 @@ class StreamingSession:
             if self._n < MIN_SAMPLES:
                 raise StreamingError("no speech recorded (key released too early)")
             frames = list(self._frames)
+            extra_frames = {name: list(xs) for name, xs in self._extra_frames.items()}
             start = self._next_chunk * self.config.chunk_samples
             if self._n - start >= SAMPLES_PER_FRAME or not frames:
                 window = window_for_chunk(self._next_chunk, self._n, self.config)
-                frames.append(self._encode_window(window))
-            all_frames = torch.cat(frames, dim=0)[None]
-            mask = torch.ones(all_frames.shape[:2], dtype=torch.bool, device=all_frames.device)
-            return self._pool(all_frames, mask)[0].float().cpu()
+                head, extra = self._encode_window(window)
+                frames.append(head)
+                for name, x in extra.items():
+                    extra_frames[name].append(x)
+            self.outputs = {
+                name: _pooled(pool, extra_frames[name]) for name, (_, pool) in self._extras.items()
+            }
+            return _pooled(self._pool, frames)
+
+
+def _pooled(pool: PoolFn, frames: list[Tensor]) -> Tensor:
+    """``pool`` over one utterance's window frames (CPU float32, batch dimension dropped)."""
+    all_frames = torch.cat(frames, dim=0)[None]
+    mask = torch.ones(all_frames.shape[:2], dtype=torch.bool, device=all_frames.device)
+    return pool(all_frames, mask)[0].float().cpu()
