@@ -20,7 +20,8 @@ Also prints how the variable-length encoder outputs differ from Whisper's 30 s p
 With several ``--sizes`` (default tiny.en and base) it ends with each size's timings as a
 multiple of the first's (base / tiny.en). ``--student DIR`` benchmarks that trained student for
 its own encoder size and a fresh head of the same shape for the other sizes; for an ensemble
-student it also times the release path with one of its heads alone (heads / one head).
+student it also times the release path with one of its embedding heads alone (heads and the
+question head, if any, against one head).
 Medians of ``--repeats``; ratios are taken between numbers of this run only.
 """
 
@@ -180,6 +181,7 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
         for _ in range(args.repeats):
             stream_once(one_release, [], model=one)
         result["members"] = student.config.members
+        result["question_head"] = student.question is not None
         result["release_one_head_ms"] = statistics.median(one_release)
     full = times_ms(lambda: student.embed_audio(audio), args.repeats)
     whole = times_ms(whole_pass, args.repeats)
@@ -204,12 +206,13 @@ def bench_size(size: str, audio: np.ndarray, args, embed_text) -> dict:
 
 
 def one_member(student):
-    """A single-head student made of an ensemble's encoder and its first member's head."""
+    """A single-head student made of an ensemble's encoder and its first member's head (no
+    question head)."""
     from dataclasses import replace
 
     from radvoice.nn.speech_student import SpeechStudent
 
-    one = SpeechStudent(replace(student.config, members=1), student.encoder)
+    one = SpeechStudent(replace(student.config, members=1, question=None), student.encoder)
     one.head.load_state_dict(student.head.members[0].state_dict())
     return one.eval()
 
@@ -290,8 +293,8 @@ def main() -> int:
         if "release_one_head_ms" in r:
             one = r["release_one_head_ms"]
             print(
-                f"  {'  the same with one of its heads':<38}{one:8.1f} ms: {r['members']} heads "
-                f"cost {rel / one:4.2f}x one"
+                f"  {'  one embedding head alone':<38}{one:8.1f} ms: {r['members']} heads "
+                f"(+ question head: {r['question_head']}) cost {rel / one:4.2f}x one"
             )
         print(f"  {'encoding while talking (all chunks)':<38}{r['talk_encode_ms_total']:8.1f} ms")
         line("full re-encoding, chunked windows", r["full_chunked_ms"], r["full_chunked_min_ms"])

@@ -339,3 +339,21 @@ def test_the_engine_imports_no_qt() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_typed_text_is_a_question_by_its_form() -> None:
+    from radvoice.assistant.intent import text_question_probability
+
+    for asked in ("Is there a pleural effusion?", "any nodules", "emphysema", "pleural effusion?"):
+        assert text_question_probability(asked) == 1.0, asked
+    for said in ("There is a small left pleural effusion.", "No pleural effusion is seen", ""):
+        assert text_question_probability(said) == 0.0, said
+    models = FakeModels()
+    engine = make(models)
+    engine.ask_text("There is a pleural effusion on the left.")
+    assert engine.wait_idle(30)
+    assert engine.last_answer.intent.kind is IntentKind.REPORT
+    engine.ask_text("is there a pleural effusion")
+    assert engine.wait_idle(30)
+    assert engine.last_answer.intent.kind is IntentKind.QUERY
+    engine.shutdown()

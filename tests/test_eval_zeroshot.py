@@ -111,6 +111,9 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
             assert set(cell["per_class_auroc"]) == set(PATHOLOGIES)
             assert 0.0 <= cell["query_top1"] <= cell["query_shown"] <= 1.0
             assert cell["retrieval"]["n"] >= 2
+            routed = cell["routed_as_question"]  # what the app takes for a question, per kind
+            assert {"questions", "report_parts"} <= set(routed)
+            assert all(0.0 <= v <= 1.0 for v in routed.values())
     text = result["results"]["text"]
     kd = result["results"]["speech_kd"]
     nokd = result["results"]["speech_nokd"]
@@ -127,6 +130,7 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     md = (out / "eval.md").read_text()
     assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
+    assert "| as question: questions / statements / report parts |" in md
     assert "| volume → volume label Jaccard@5 |" in md and "| report → volume R@50 |" in md
     png = (out / "roc_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

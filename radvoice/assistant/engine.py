@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
-from radvoice.assistant.intent import Intent, IntentKind, IntentRules, classify_intent
+from radvoice.assistant.intent import (
+    Intent,
+    IntentKind,
+    IntentRules,
+    classify_intent,
+    text_question_probability,
+)
 from radvoice.assistant.models import AssistantModels, ModelsMissing
 from radvoice.assistant.priors import prior_results
 from radvoice.assistant.speech import (
@@ -340,7 +346,8 @@ class Assistant:
             self._say(f"Could not embed that text: {err}", error=True)
             return
         words = len(text.split())
-        self._answer(embedding, words / 2.5, "text", t0)  # ~150 words per minute
+        question = text_question_probability(text)
+        self._answer(embedding, words / 2.5, "text", t0, question)  # ~150 words per minute
 
     def _answer(
         self,

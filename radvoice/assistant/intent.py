@@ -69,3 +69,20 @@ def classify_intent(
     if score < rules.query_threshold or duration_s > rules.max_query_seconds or statement:
         return Intent(IntentKind.REPORT, label, score, question_probability=q)
     return Intent(IntentKind.QUERY, label, score, tuple(near), q)
+
+
+QUESTION_WORDS = frozenset(
+    "is are was were does do did has have any can could should would will what which where "
+    "how why who whether".split()
+)
+
+
+def text_question_probability(text: str) -> float:
+    """Typed text is a question when it ends with "?", opens with a question word ("is there
+    an effusion", "any nodules") or is one or two words (a pathology looked up by name): 1.0;
+    else 0.0 (a typed finding, "there is a small effusion")."""
+    words = text.strip().lower().split()
+    if not words:
+        return 0.0
+    asked = text.strip().endswith("?") or words[0] in QUESTION_WORDS or len(words) <= 2
+    return 1.0 if asked else 0.0

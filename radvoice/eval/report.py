@@ -64,10 +64,27 @@ def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _routing(result: EvalResult) -> tuple[list[str], list[list[str]]]:
+    conds = [c for c in result.gap_recovery if c != "lung2"]
+    header = ["as question: questions / statements / report parts"]
+    header += [CONDITION_TITLES[c] for c in conds]
+    rows = []
+    for s in SYSTEMS:
+        if s not in result.cells:
+            continue
+        row = [SYSTEM_TITLES[s]]
+        for c in conds:
+            r = result.cells[s][c].routing if c in result.cells[s] else {}
+            keys = ("questions", "statements", "report_parts")
+            row.append(" / ".join(_f(r.get(k, float("nan")), 2) for k in keys) if r else "—")
+        rows.append(row)
+    return header, rows
+
+
 def text_table(result: EvalResult) -> str:
     """The fixed-width table ``radvoice eval`` prints."""
     out = []
-    for header, rows in (_rows(result), _secondary(result)):
+    for header, rows in (_rows(result), _secondary(result), _routing(result)):
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [_pad(r, widths) for r in [header, *rows]]
         out += [lines[0], "  ".join("-" * w for w in widths), *lines[1:], ""]
@@ -136,6 +153,11 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
         markdown_table(*_rows(result)),
         "\nSpoken report → volume Recall@5 / spoken query → pathology top-1:\n\n",
         markdown_table(*_secondary(result)),
+        "\nWhat the app takes for a question (intent rule: best query cosine ≥ 0.5, ≤ 6 s, and "
+        "the student's question head; typed text by its form), per kind of utterance: held-out "
+        "spoken questions (should be 1), spoken CT-CLIP prompts, i.e. short findings such as "
+        '"Pleural effusion is present." (should be 0), spoken report parts (should be 0):\n\n',
+        markdown_table(*_routing(result)),
         _teacher_retrieval(info.get("teacher_retrieval") or {}),
         f"\n![ROC curves]({png.name})\n",
         "\n## Per-class AUROC (training voices)\n\n",

@@ -68,6 +68,7 @@ class CellResult:
     retrieval: dict[str, float] = field(default_factory=dict)
     query_top1: float = float("nan")
     query_shown: float = float("nan")  # the asked pathology is the best or a near-tie alternative
+    routing: dict[str, float] = field(default_factory=dict)  # share the app takes for questions
     n_cases: int = 0
     n_prompts: int = 0
     cases: CaseSet | None = None  # the CTs scored
@@ -88,6 +89,7 @@ class CellResult:
             "retrieval": self.retrieval,
             "query_top1": self.query_top1,
             "query_shown": self.query_shown,
+            "routed_as_question": self.routing,
             "n_cases": self.n_cases,
             "n_prompts": self.n_prompts,
         }
@@ -347,4 +349,50 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         cell.query_top1 = float(np.mean(sims.argmax(-1) == truth))
         own = sims[np.arange(len(truth)), truth]
         cell.query_shown = float(np.mean(sims.max(-1) - own <= QUERY_TIE_MARGIN))
+        kinds = {"questions": queries_u, "statements": prompts_u, "report_parts": reports_u}
+        cell.routing = intent_routing(inp, system, embed, kinds, protos, tag, transform)
     return cell
+
+
+def intent_routing(
+    inp: EvalInputs,
+    system: str,
+    embed: Embedder,
+    kinds: dict[str, list[Utterance]],
+    protos: torch.Tensor,
+    tag: str,
+    transform,
+) -> dict[str, float]:
+    """The share of each kind of utterance the app's intent rule takes for a question
+    (:func:`radvoice.assistant.intent.classify_intent`: best query cosine, length, and the
+    question head when the student has one; typed text: its form)."""
+    import soundfile as sf
+
+    from radvoice.assistant.intent import IntentRules, text_question_probability
+
+    rules = IntentRules()
+    student = inp.students.get(system)
+    out: dict[str, float] = {}
+    for name, us in kinds.items():
+        if not us:
+            continue
+        score = (F.normalize(embed(us).float(), dim=-1) @ protos.T).max(-1).values.numpy()
+        if system == "text":
+            seconds = np.array([len(u.text.split()) / 2.5 for u in us])  # as the app counts
+            question = np.array([text_question_probability(u.text) for u in us])
+        else:
+            seconds = np.array([sf.info(str(u.path)).duration for u in us])
+            question = np.ones(len(us))
+            if student is not None and student.question is not None:
+                question = _question_probs(student, inp.cache, tag, transform, us)
+        routed = (score >= rules.query_threshold) & (seconds <= rules.max_query_seconds)
+        out[name] = float(np.mean(routed & (question >= rules.question_threshold)))
+    return out
+
+
+def _question_probs(student, cache: Path, tag: str, transform, utts) -> np.ndarray:
+    from radvoice.training.question_head import question_probabilities
+
+    feats = FeatureCache(cache, encoder_key(student), tag)
+    feats.ensure(student, utts, transform)
+    return question_probabilities(student, feats, utts)
