@@ -344,7 +344,8 @@ def test_the_engine_imports_no_qt() -> None:
 def test_typed_text_is_a_question_by_its_form() -> None:
     from radvoice.assistant.intent import text_question_probability
 
-    for asked in ("Is there a pleural effusion?", "any nodules", "emphysema", "pleural effusion?"):
+    asked_forms = ("Is there a pleural effusion?", "any nodules", "emphysema", "rule out a hernia")
+    for asked in (*asked_forms, "pleural effusion?", "Check for cardiomegaly"):
         assert text_question_probability(asked) == 1.0, asked
     for said in ("There is a small left pleural effusion.", "No pleural effusion is seen", ""):
         assert text_question_probability(said) == 0.0, said

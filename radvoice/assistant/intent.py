@@ -73,13 +73,15 @@ def classify_intent(
 
 QUESTION_WORDS = frozenset(
     "is are was were does do did has have any can could should would will what which where "
-    "how why who whether".split()
+    "how why who whether "
+    # requests, as radiologists ask: "rule out a pneumothorax", "check for nodules"
+    "evaluate check rule show look find assess exclude search screen tell".split()
 )
 
 
 def text_question_probability(text: str) -> float:
-    """Typed text is a question when it ends with "?", opens with a question word ("is there
-    an effusion", "any nodules") or is one or two words (a pathology looked up by name): 1.0;
+    """Typed text is a question when it ends with "?", opens with a question word or a request
+    ("is there an effusion", "any nodules", "rule out a hernia") or is one or two words (a pathology looked up by name): 1.0;
     else 0.0 (a typed finding, "there is a small effusion")."""
     words = text.strip().lower().split()
     if not words:
