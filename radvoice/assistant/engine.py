@@ -27,6 +27,7 @@ import numpy as np
 
 from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.assistant.intent import (
+    TYPED_WORDS_PER_SECOND,
     Intent,
     IntentKind,
     IntentRules,
@@ -345,9 +346,8 @@ class Assistant:
         except RadVoiceError as err:
             self._say(f"Could not embed that text: {err}", error=True)
             return
-        words = len(text.split())
-        question = text_question_probability(text)
-        self._answer(embedding, words / 2.5, "text", t0, question)  # ~150 words per minute
+        seconds = len(text.split()) / TYPED_WORDS_PER_SECOND
+        self._answer(embedding, seconds, "text", t0, text_question_probability(text))
 
     def _answer(
         self,

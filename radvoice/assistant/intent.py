@@ -65,10 +65,23 @@ def classify_intent(
         raise ValueError(f"query_scores returned unknown labels {sorted(unknown)!r}")
     (label, score), near = rank_query(scores, rules.tie_margin)
     q = question_probability
-    statement = q is not None and q < rules.question_threshold
-    if score < rules.query_threshold or duration_s > rules.max_query_seconds or statement:
+    if not asks(score, duration_s, 1.0 if q is None else q, rules):
         return Intent(IntentKind.REPORT, label, score, question_probability=q)
     return Intent(IntentKind.QUERY, label, score, tuple(near), q)
+
+
+def asks(score, duration_s, question_probability, rules: IntentRules):
+    """The rule itself, on numbers or numpy arrays: best query cosine, length and the question
+    head's probability (1.0 when there is no head) all say "question"."""
+    return (
+        (score >= rules.query_threshold)
+        & (duration_s <= rules.max_query_seconds)
+        & (question_probability >= rules.question_threshold)
+    )
+
+
+TYPED_WORDS_PER_SECOND = 2.5
+"""How long typed text counts as spoken (about 150 words per minute), for the length limit."""
 
 
 QUESTION_WORDS = frozenset(
@@ -81,8 +94,9 @@ QUESTION_WORDS = frozenset(
 
 def text_question_probability(text: str) -> float:
     """Typed text is a question when it ends with "?", opens with a question word or a request
-    ("is there an effusion", "any nodules", "rule out a hernia") or is one or two words (a pathology looked up by name): 1.0;
-    else 0.0 (a typed finding, "there is a small effusion")."""
+    ("is there an effusion", "any nodules", "rule out a hernia") or is one or two words (a
+    pathology looked up by name): 1.0; else 0.0 (a typed finding, "there is a small effusion").
+    """
     words = text.strip().lower().split()
     if not words:
         return 0.0

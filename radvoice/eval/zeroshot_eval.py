@@ -368,7 +368,12 @@ def intent_routing(
     question head when the student has one; typed text: its form)."""
     import soundfile as sf
 
-    from radvoice.assistant.intent import IntentRules, text_question_probability
+    from radvoice.assistant.intent import (
+        TYPED_WORDS_PER_SECOND,
+        IntentRules,
+        asks,
+        text_question_probability,
+    )
 
     rules = IntentRules()
     student = inp.students.get(system)
@@ -378,15 +383,14 @@ def intent_routing(
             continue
         score = (F.normalize(embed(us).float(), dim=-1) @ protos.T).max(-1).values.numpy()
         if system == "text":
-            seconds = np.array([len(u.text.split()) / 2.5 for u in us])  # as the app counts
+            seconds = np.array([len(u.text.split()) / TYPED_WORDS_PER_SECOND for u in us])
             question = np.array([text_question_probability(u.text) for u in us])
         else:
             seconds = np.array([sf.info(str(u.path)).duration for u in us])
             question = np.ones(len(us))
             if student is not None and student.question is not None:
                 question = _question_probs(student, inp.cache, tag, transform, us)
-        routed = (score >= rules.query_threshold) & (seconds <= rules.max_query_seconds)
-        out[name] = float(np.mean(routed & (question >= rules.question_threshold)))
+        out[name] = float(np.mean(asks(score, seconds, question, rules)))
     return out
 
 
