@@ -130,7 +130,7 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     md = (out / "eval.md").read_text()
     assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
-    assert "| as question: questions / statements / report parts |" in md
+    assert "| as question: questions / prompts / findings / report parts |" in md
     assert "| volume → volume label Jaccard@5 |" in md and "| report → volume R@50 |" in md
     png = (out / "roc_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -124,3 +124,35 @@ def test_question_share_sets_the_mix_of_each_query_batch() -> None:
         assert "query" in kinds[:8] and "query" in kinds[8:]  # both DDP halves get questions
     uniform = np.concatenate([query_batch_indices(is_question, 16, s, 0, 0.0) for s in range(5)])
     assert sorted(uniform.tolist()) == sorted(list(range(40)) * 2)  # two epochs, each item twice
+
+
+def test_short_findings_are_statements_with_a_held_out_share() -> None:
+    from radvoice.assistant.intent import text_question_probability
+    from radvoice.training.student_corpus import finding_items, finding_texts, telegraphic
+
+    assert telegraphic("There is a small left pleural effusion.") == "Small left pleural effusion."
+    assert telegraphic("Cardiac enlargement is noted.") == "Cardiac enlargement."
+    texts = finding_texts()
+    assert len(texts) > 100 and {label for _, label in texts} == set(PATHOLOGIES)
+    assert all(len(t.split()) > 2 and "{" not in t for t, _ in texts)
+    assert all(text_question_probability(t) == 0.0 for t, _ in texts)  # typed, all statements
+    items = finding_items(repeats=3)
+    held = {i["text"] for i in items if i["text_split"] == "test"}
+    trained = {i["text"] for i in items if i["text_split"] == "train"}
+    assert held and not held & trained and 0.05 < len(held) / len(texts) < 0.3
+    assert len(items) == len(held) + 3 * len(trained)
+    assert all(i["kind"] == "finding" and i["case_id"] is None for i in items)
+
+
+def test_question_head_batches_balance_the_kinds() -> None:
+    from radvoice.training.question_head import kind_balanced
+
+    kinds = ["query"] * 10 + ["prompt"] * 80 + ["finding"] * 5 + ["report"] * 5
+    p = kind_balanced(kinds)
+    k = np.array(kinds)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[k == "query"].sum() == pytest.approx(0.5)
+    for kind in ("prompt", "finding", "report"):
+        assert p[k == kind].sum() == pytest.approx(0.5 / 3)
+    no_findings = kind_balanced(["query", "prompt", "report"])
+    assert no_findings.tolist() == pytest.approx([0.5, 0.25, 0.25])

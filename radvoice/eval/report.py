@@ -66,7 +66,7 @@ def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
 
 def _routing(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = [c for c in result.gap_recovery if c != "lung2"]
-    header = ["as question: questions / statements / report parts"]
+    header = ["as question: questions / prompts / findings / report parts"]
     header += [CONDITION_TITLES[c] for c in conds]
     rows = []
     for s in SYSTEMS:
@@ -75,7 +75,7 @@ def _routing(result: EvalResult) -> tuple[list[str], list[list[str]]]:
         row = [SYSTEM_TITLES[s]]
         for c in conds:
             r = result.cells[s][c].routing if c in result.cells[s] else {}
-            keys = ("questions", "statements", "report_parts")
+            keys = ("questions", "statements", "findings", "report_parts")
             row.append(" / ".join(_f(r.get(k, float("nan")), 2) for k in keys) if r else "—")
         rows.append(row)
     return header, rows
@@ -155,8 +155,9 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
         markdown_table(*_secondary(result)),
         "\nWhat the app takes for a question (intent rule: best query cosine ≥ 0.5, ≤ 6 s, and "
         "the student's question head; typed text by its form), per kind of utterance: held-out "
-        "spoken questions (should be 1), spoken CT-CLIP prompts, i.e. short findings such as "
-        '"Pleural effusion is present." (should be 0), spoken report parts (should be 0):\n\n',
+        "spoken questions (should be 1), spoken CT-CLIP prompts such as 'Pleural effusion is "
+        "present.' and held-out short findings such as 'Small left pleural effusion.' (both "
+        "statements: should be 0), spoken report parts (should be 0):\n\n",
         markdown_table(*_routing(result)),
         _teacher_retrieval(info.get("teacher_retrieval") or {}),
         f"\n![ROC curves]({png.name})\n",

@@ -349,7 +349,13 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         cell.query_top1 = float(np.mean(sims.argmax(-1) == truth))
         own = sims[np.arange(len(truth)), truth]
         cell.query_shown = float(np.mean(sims.max(-1) - own <= QUERY_TIE_MARGIN))
-        kinds = {"questions": queries_u, "statements": prompts_u, "report_parts": reports_u}
+        findings_u = [u for u in utts if u.kind == "finding"]
+        kinds = {
+            "questions": queries_u,
+            "statements": prompts_u,
+            "findings": findings_u,
+            "report_parts": reports_u,
+        }
         cell.routing = intent_routing(inp, system, embed, kinds, protos, tag, transform)
     return cell
 

@@ -5,7 +5,8 @@ The app must tell a spoken question ("is there a pleural effusion?") from a dict
 CT-text space is trained to ignore that difference, so the best query-prototype cosine routes
 most spoken statements as questions. This head reads the same frozen encoder frames as the
 embedding (wh-words, word order, intonation) and gives one logit: trained on the corpus's
-training split (spoken questions = 1; spoken prompts and report parts = 0), read on the
+training split (spoken questions = 1; spoken prompts, short findings and report parts = 0;
+the corpus has findings with ``--finding-repeats``), read on the
 val and test splits, saved into the student folder.
 """
 
@@ -24,7 +25,7 @@ from radvoice.errors import RadVoiceError
 
 logger = logging.getLogger(__name__)
 
-QUESTION, STATEMENT_KINDS = "query", ("prompt", "report")
+QUESTION, STATEMENT_KINDS = "query", ("prompt", "finding", "report")
 REPORT_SPLITS = ("val", "test_seen", "test_unseen_speaker", "test_unseen_engine")
 
 
@@ -66,15 +67,13 @@ def train_question_head(
     device = torch.device("cpu")
     head = student.question
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.05)
-    pos = float(y.mean())
+    sample_p = kind_balanced([u.kind for u in train])
     rng = np.random.default_rng(seed)
     head.train()
     for step in range(steps):
-        idx = rng.choice(len(train), min(batch, len(train)), replace=False)
-        target = y[idx]
-        weight = torch.where(target > 0, 0.5 / pos, 0.5 / (1 - pos))
+        idx = rng.choice(len(train), min(batch, len(train)), replace=False, p=sample_p)
         logits = student.question_logits(feats.chunks([train[i] for i in idx], device))
-        loss = F.binary_cross_entropy_with_logits(logits, target, weight=weight)
+        loss = F.binary_cross_entropy_with_logits(logits, y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -86,6 +85,19 @@ def train_question_head(
         if us:
             report[split] = routing(question_probabilities(student, feats, us), kinds)
     return report
+
+
+def kind_balanced(kinds: list[str]) -> np.ndarray:
+    """Sampling probabilities: half the batch questions, the other half split evenly between
+    the statement kinds present (short findings are few but the hardest negatives)."""
+    k = np.asarray(kinds)
+    statements = [kind for kind in STATEMENT_KINDS if (k == kind).any()]
+    p = np.zeros(len(k))
+    for kind, share in [(QUESTION, 0.5), *((s, 0.5 / len(statements)) for s in statements)]:
+        mask = k == kind
+        if mask.any():
+            p[mask] = share / mask.sum()
+    return p / p.sum()
 
 
 @torch.no_grad()
@@ -107,6 +119,7 @@ def routing(p: np.ndarray, kinds: list[str], threshold: float = 0.5) -> dict[str
     for kind, name in (
         (QUESTION, "questions"),
         ("prompt", "statements"),
+        ("finding", "findings"),
         ("report", "report_parts"),
     ):
         if (k == kind).any():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 import zlib
@@ -113,11 +114,62 @@ def phrasing_items(repeats: int = 1) -> list[dict[str, Any]]:
     return out
 
 
+def finding_texts(seed: int = 0, draws: int = 6) -> list[tuple[str, str]]:
+    """Short dictated findings, one sentence each, with their pathology: sentences of the report
+    generator (positive, negative, impression) and their telegraphic forms ("Cardiac
+    enlargement is noted." → "Cardiac enlargement."), of three words or more. Statements, not
+    questions: what the question head must tell apart from questions."""
+    import numpy as np
+
+    from radvoice.data.reports import IMPRESSION, NEGATIVE, POSITIVE
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, str] = {}
+    for label in PATHOLOGIES:
+        texts = {POSITIVE[label]({}, rng) for _ in range(draws)}
+        texts |= set(NEGATIVE.get(label, [])) | set(IMPRESSION.get(label, []))
+        for text in sorted(t for t in texts if "{" not in t):
+            for form in (text, telegraphic(text)):
+                if len(form.split()) > 2:  # a bare name ("Cardiomegaly.") may be a lookup
+                    out.setdefault(form, label)
+    return sorted(out.items())
+
+
+def telegraphic(sentence: str) -> str:
+    """A finding as dictated in shorthand: no "There is", no "is noted/seen/present"."""
+    s = re.sub(r"^There (is|are) (an? )?", "", sentence.strip())
+    s = re.sub(r" (is|are) (present|noted|seen|identified|demonstrated)\.?$", ".", s)
+    return s[:1].upper() + s[1:]
+
+
+def finding_items(repeats: int = 1) -> list[dict[str, Any]]:
+    """Every :func:`finding_texts` sentence as a case-free spoken finding: the held-out 15 %
+    (by the same CRC-32 rule as the query phrasings) once in the test splits, the others
+    ``repeats`` times in train."""
+    out = []
+    for i, (text, label) in enumerate(finding_texts()):
+        held = query_held_out(text)
+        for r in range(1 if held else repeats):
+            out.append(
+                {
+                    "item_id": f"finding_{i:04d}" + (f"_r{r}" if r else ""),
+                    "kind": "finding",
+                    "text": text,
+                    "label": label,
+                    "polarity": None,
+                    "case_id": None,
+                    "text_split": "test" if held else "train",
+                }
+            )
+    return out
+
+
 def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> list[Any]:
     """SpeechItems: case items grouped by case; prompts spoken in train (``prompt_repeats``
     times, each by another voice), once in val (the held-out val voices: a development set for
     spoken zero-shot, so choices need not be made on the test splits) and once in every test
-    split; phrasings in their fixed split."""
+    split; phrasings and findings in their fixed split, spoken as short items (speech kind
+    "query"; their own kind stays in the item table)."""
     from radvoice.data.speech import SpeechItem
 
     out = []
@@ -171,13 +223,15 @@ def build_student_corpus(
     prompt_templates: int | None = None,
     prompt_repeats: int = 1,
     phrasing_repeats: int = 0,
+    finding_repeats: int = 0,
 ) -> dict[str, Any]:
     """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds).
 
     ``speech_cases`` speaks only the first cases (all CT cases still serve the evaluation);
     ``prompt_templates`` speaks only the first prompt templates (fewer, cheaper utterances);
     ``prompt_repeats`` speaks each training prompt by that many voices; ``phrasing_repeats`` > 0
-    adds every query phrasing (:func:`phrasing_items`).
+    adds every query phrasing (:func:`phrasing_items`); ``finding_repeats`` > 0 every short
+    finding (:func:`finding_items`).
     """
     from radvoice.data.corpus import CorpusSettings, build_corpus
     from radvoice.data.speech import plan_for_engines, summarize_speech, synthesize_corpus_audio
@@ -193,8 +247,9 @@ def build_student_corpus(
         p for p in prompt_items() if prompt_templates is None or p["template"] < prompt_templates
     ]
     phrases = phrasing_items(phrasing_repeats) if phrasing_repeats > 0 else []
+    findings = finding_items(finding_repeats) if finding_repeats > 0 else []
     # short items first
-    items = prompts + phrases + case_items(out, spoken_rows, queries_per_case)
+    items = prompts + phrases + findings + case_items(out, spoken_rows, queries_per_case)
     write_items(items, out / SPEECH_DIR / ITEMS_NAME)
     plan = plan_for_engines(voices, seed)
     done = {"n": 0}
@@ -239,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--phrasing-repeats", type=int, default=0, help="speak every query phrasing this often"
     )
+    p.add_argument(
+        "--finding-repeats", type=int, default=0, help="speak every short finding this often"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     summary = build_student_corpus(
@@ -252,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         prompt_templates=args.prompt_templates,
         prompt_repeats=args.prompt_repeats,
         phrasing_repeats=args.phrasing_repeats,
+        finding_repeats=args.finding_repeats,
     )
     print(json.dumps(summary, indent=1))
     return 0
