@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,8 @@ def train_question_head(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Train ``student.question`` (created with the default shape) on cached encoder frames;
-    return what it routes as a question per split (questions kept, statements and report
-    parts taken for questions)."""
+    return what it routes as a question per split (questions kept; prompts, findings and
+    report parts taken for questions), by :func:`routing`."""
     from radvoice.nn.speech_student import QUESTION_HEAD, QuestionHead
     from radvoice.training.student_data import FeatureCache, encoder_key
 
@@ -57,8 +58,6 @@ def train_question_head(
     if y.numel() == 0 or y.min() == y.max():
         raise RadVoiceError("the corpus needs spoken training questions and statements")
     torch.manual_seed(seed)
-    from dataclasses import replace
-
     student.config = replace(student.config, question=QUESTION_HEAD)
     student.question = QuestionHead(student.config.encoder.n_audio_state, QUESTION_HEAD)
     feats = FeatureCache(cache_dir, encoder_key(student))
