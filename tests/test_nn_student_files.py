@@ -162,3 +162,13 @@ def test_shipped_students_reference_the_shipped_whisper() -> None:
         assert size < 2_000_000 * cfg.get("members", 1), name  # heads only
     assert len(names) == 1  # the KD student and its baseline share one encoder
     assert len(members) == 1  # and ensemble as many seeds: gap recovery compares like with like
+
+
+def test_saved_weights_are_as_readable_as_their_config(tmp_path: Path) -> None:
+    import torch
+
+    from radvoice.nn.registry import save_model
+
+    files = save_model(tmp_path / "m", {"w": torch.zeros(2)}, {"kind": "x"}, {"n": 2})
+    modes = {f.name: f.stat().st_mode & 0o777 for f in files}
+    assert modes["model.safetensors"] == modes["config.json"], modes

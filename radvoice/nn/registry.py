@@ -132,6 +132,7 @@ def save_model(
     clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     tmp = weights.with_suffix(".safetensors.tmp")
     save_file(clean, str(tmp), metadata={"dims": json.dumps(dims), "format": "radvoice"})
+    os.chmod(tmp, cfg_path.stat().st_mode & 0o777)  # safetensors writes 0600; follow the umask
     os.replace(tmp, weights)
     files = [cfg_path, weights]
     if register:
