@@ -8,15 +8,12 @@ member's provenance and, with ``data``, the ensemble's own validation metrics (`
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from radvoice.errors import RadVoiceError
-
-TRAINING_INFO = "training.json"
 
 
 def build_ensemble(
@@ -28,6 +25,7 @@ def build_ensemble(
     """Write the ensemble of ``member_dirs`` to ``out_dir``; return its ``training.json``."""
     from radvoice.nn.registry import models_dir
     from radvoice.nn.speech_student import SpeechStudent, ensemble_students
+    from radvoice.training.student import read_training_info, write_training_info
 
     dirs = [Path(d) for d in member_dirs]
     if len(dirs) < 2:
@@ -37,7 +35,7 @@ def build_ensemble(
     students = [SpeechStudent.load(d) for d in dirs]
     ens = ensemble_students(students)
     info: dict[str, Any] = {
-        "ensemble_of": [_member_info(d) for d in dirs],
+        "ensemble_of": [{"folder": str(d), "training": read_training_info(d)} for d in dirs],
         "members": ens.config.members,
     }
     if data is not None:
@@ -46,17 +44,8 @@ def build_ensemble(
         info["teacher"] = str(teacher)
     out_dir = Path(out_dir)
     ens.save(out_dir, teacher_sha256=ens.teacher_sha256)
-    (out_dir / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    write_training_info(out_dir, info)
     return info
-
-
-def _member_info(folder: Path) -> dict[str, Any]:
-    path = folder / TRAINING_INFO
-    try:
-        training = json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, json.JSONDecodeError):
-        training = None
-    return {"folder": str(folder), "training": training}
 
 
 def validate_on_corpus(student, data: str, teacher_dir: Path) -> dict[str, float]:

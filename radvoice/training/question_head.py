@@ -12,7 +12,6 @@ val and test splits, saved into the student folder.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -129,18 +128,17 @@ def routing(p: np.ndarray, kinds: list[str], threshold: float = 0.5) -> dict[str
 def train_question_cli(student_dir: str, data: str, out: str, steps: int) -> dict[str, Any]:
     """``radvoice train question --student DIR --data CORPUS --out DIR``."""
     from radvoice.nn.speech_student import SpeechStudent
-    from radvoice.training.student import load_student_data
+    from radvoice.training.student import (
+        load_student_data,
+        read_training_info,
+        write_training_info,
+    )
 
     student = SpeechStudent.load(Path(student_dir))
     utts, _, _ = load_student_data(data)
     report = train_question_head(student, utts, Path(data).expanduser() / "cache", steps=steps)
     out_dir = Path(out)
     student.save(out_dir, teacher_sha256=student.teacher_sha256)
-    info_path = Path(student_dir) / "training.json"
-    try:
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        info = {}
-    info["question_head"] = report
-    (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    info = read_training_info(Path(student_dir)) or {}
+    write_training_info(out_dir, info | {"question_head": report})
     return report

@@ -478,6 +478,23 @@ def train_student(
     return result
 
 
+TRAINING_INFO = "training.json"
+"""Training provenance beside a model's weights (not part of the registered files)."""
+
+
+def read_training_info(folder: Path) -> dict[str, Any] | None:
+    """A model folder's ``training.json``; None when missing or unreadable."""
+    path = Path(folder) / TRAINING_INFO
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_training_info(folder: Path, info: dict[str, Any]) -> None:
+    (Path(folder) / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
 def _write_training_info(
     target: Path, cfg: RunConfig, step: int, result, teacher_dir, metric_data: list[str]
 ) -> None:
@@ -490,7 +507,7 @@ def _write_training_info(
         "teacher": str(teacher_dir),
         "metric_data": metric_data,
     }
-    (Path(target) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_training_info(target, info)
 
 
 @torch.no_grad()

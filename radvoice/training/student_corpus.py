@@ -96,14 +96,22 @@ def phrasing_items(repeats: int = 1) -> list[dict[str, Any]]:
     spoken in the test splits only."""
     from radvoice.data.queries import ALL_QUERIES
 
+    return held_out_items("phrase", "query", ALL_QUERIES, repeats)
+
+
+def held_out_items(
+    prefix: str, kind: str, texts: list[tuple[str, str]], repeats: int
+) -> list[dict[str, Any]]:
+    """Case-free items ``<prefix>_NNNN[_rK]`` of (text, label) pairs: texts held out by
+    :func:`query_held_out` once in the test splits, the others ``repeats`` times in train."""
     out = []
-    for i, (text, label) in enumerate(ALL_QUERIES):
+    for i, (text, label) in enumerate(texts):
         held = query_held_out(text)
         for r in range(1 if held else repeats):
             out.append(
                 {
-                    "item_id": f"phrase_{i:04d}" + (f"_r{r}" if r else ""),
-                    "kind": "query",
+                    "item_id": f"{prefix}_{i:04d}" + (f"_r{r}" if r else ""),
+                    "kind": kind,
                     "text": text,
                     "label": label,
                     "polarity": None,
@@ -146,22 +154,7 @@ def finding_items(repeats: int = 1) -> list[dict[str, Any]]:
     """Every :func:`finding_texts` sentence as a case-free spoken finding: the held-out 15 %
     (by the same CRC-32 rule as the query phrasings) once in the test splits, the others
     ``repeats`` times in train."""
-    out = []
-    for i, (text, label) in enumerate(finding_texts()):
-        held = query_held_out(text)
-        for r in range(1 if held else repeats):
-            out.append(
-                {
-                    "item_id": f"finding_{i:04d}" + (f"_r{r}" if r else ""),
-                    "kind": "finding",
-                    "text": text,
-                    "label": label,
-                    "polarity": None,
-                    "case_id": None,
-                    "text_split": "test" if held else "train",
-                }
-            )
-    return out
+    return held_out_items("finding", "finding", finding_texts(), repeats)
 
 
 def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> list[Any]:
