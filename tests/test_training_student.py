@@ -53,11 +53,13 @@ def _run(
     cache=None,
     loss: dict | None = None,
     seed: int = 0,
+    dev_engines: list[str] | None = None,
     **kw,
 ):
     cfg = load_config("student_tiny")
     cfg.train.max_steps = steps
     cfg.train.seed = seed
+    cfg.data.dev_engines = list(dev_engines or [])
     cfg.model["loss"] = {**cfg.model.get("loss", {}), **(loss or {})}
     if not kd:
         cfg.model["loss"] = {**cfg.model["loss"], "kd_weight": 0.0, "query_kd_weight": 0.0}
@@ -179,6 +181,29 @@ def test_validation_scores_spoken_zero_shot_on_unspoken_cases(models_root, tmp_p
         models_root, corpus_without_val_prompts(corpus, tmp_path), tmp_path / "r2" / "p", 1
     )
     assert "zs_dev" not in plain.val
+
+
+def test_a_dev_engine_is_left_out_of_training_and_scores_its_prompts(models_root, tmp_path):
+    from radvoice.errors import RadVoiceError
+
+    corpus = write_toy_student_corpus(tmp_path / "corpus", n=16, seed=1, unspoken=12)
+    manifest = corpus / "speech" / "speech_manifest.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for i, r in enumerate(rows):
+        if r["split"] == "train" and (r["item_id"].startswith("prompt_") or i % 2):
+            r["engine"] = "other"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = [r for r in rows if r["split"] == "train" and r["engine"] == "toy"]
+    n_reports = sum(r["item_id"].endswith("_report") for r in kept)
+    n_queries = len(kept) - n_reports
+    result = _run(models_root, corpus, tmp_path / "run" / "d", steps=2, dev_engines=["other"])
+    log = (tmp_path / "run" / "d" / "train.log").read_text()
+    assert f"{n_reports} train reports, {n_queries} train queries/prompts" in log
+    assert 0.0 <= result.val["zs_dev_engine"] <= 1.0
+    assert -1.0 <= result.val["cos_dev_engine"] <= 1.0
+    assert 0.0 <= result.val["zs_dev"] <= 1.0
+    with pytest.raises(RadVoiceError, match="no training prompts spoken by dev engine"):
+        _run(models_root, corpus, tmp_path / "run" / "x", steps=1, dev_engines=["nobody"])
 
 
 def test_cli_ensembles_seeds_and_validates_the_ensemble(models_root, tmp_path, capsys):

@@ -46,6 +46,9 @@ class DataSettings:
     synthetic_seed: int = 0
     cache_grid: bool = True  # cache resampled grid volumes next to the data
     workers: int = 1  # processes generating synthetic cases before training (grid cache on)
+    # student: engines whose training utterances are left out; their spoken prompts become an
+    # engine-level development set (``zs_dev_engine``)
+    dev_engines: list[str] = field(default_factory=list)
 
 
 def _build(cls: type, d: dict[str, Any], where: str) -> Any:

@@ -45,6 +45,7 @@ from radvoice.training.distributed import (
     init_distributed,
     main_rank_first,
 )
+from radvoice.training.frame_augment import FrameAugment, augment_chunks
 from radvoice.training.loop import (
     CHECKPOINT_NAME,
     CheckpointError,
@@ -139,6 +140,7 @@ class StudentSpec:
     chunking: dict[str, Any] = field(default_factory=dict)
     train_top_layers: int = 0
     loss: StudentLoss = field(default_factory=StudentLoss)
+    augment: FrameAugment = field(default_factory=FrameAugment)  # cached frames, training only
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudentSpec:
@@ -150,7 +152,9 @@ class StudentSpec:
             raise ConfigError(f"unknown student model field(s): {', '.join(sorted(unknown))}")
         try:
             loss = StudentLoss(**d.get("loss", {}))
-            return cls(**{**{k: v for k, v in d.items() if k != "loss"}, "loss": loss})
+            augment = FrameAugment(**d.get("augment", {}))
+            rest = {k: v for k, v in d.items() if k not in ("loss", "augment")}
+            return cls(**rest, loss=loss, augment=augment)
         except TypeError as err:
             raise ConfigError(f"invalid student model config: {err}") from None
 
@@ -209,6 +213,9 @@ class StudentData:
     targets: TeacherTargets
     labels: dict[str, np.ndarray]
     dev_cases: list[str] = field(default_factory=list)  # unspoken CTs: spoken zero-shot dev set
+    # training-split prompts of engines left out of training (``data.dev_engines``): dev set
+    # for generalisation to an unheard engine
+    dev_engine_prompts: list[Utterance] = field(default_factory=list)
 
 
 def prepare_data(
@@ -221,18 +228,27 @@ def prepare_data(
     cache_dir: Path | None,
     logger: Any,
     ctx: DistContext,
+    dev_engines: Sequence[str] = (),
 ) -> StudentData:
-    """Cache encoder features (rank 0 first) and teacher targets for train and val utterances."""
+    """Cache encoder features (rank 0 first) and teacher targets for train and val utterances.
+
+    Training utterances of ``dev_engines`` are left out of training; their spoken prompts
+    become an engine-level development set (``zs_dev_engine`` in :func:`dev_zero_shot`)."""
     if student.config.train_top_layers:
         raise RadVoiceError("feature caching needs a frozen encoder (train_top_layers = 0)")
     with_ct = [u for u in utts if u.kind != "report" or u.case_id in loaders]
+    held = set(dev_engines)
+    dev_eng = [u for u in with_ct if u.split == "train" and u.kind == "prompt" and u.engine in held]
+    if held and not dev_eng:
+        raise RadVoiceError(f"no training prompts spoken by dev engine(s) {sorted(held)}")
+    with_ct = [u for u in with_ct if not (u.split == "train" and u.engine in held)]
     tr = select(with_ct, "train", ("report",))
     tq = select(with_ct, "train", QUERY_KINDS)
     vr = select(with_ct, "val", ("report",))
     vq = select(with_ct, "val", QUERY_KINDS)
     feats = FeatureCache(cache_dir, encoder_key(student))
     targets = TeacherTargets(teacher_bundle, cache_dir, teacher_key(teacher_dir))
-    everything = tr + tq + vr + vq
+    everything = tr + tq + vr + vq + dev_eng
     spoken = {u.case_id for u in utts if u.case_id is not None}
     val_prompts = any(u.kind == "prompt" for u in vq)
     dev = sorted(c for c in loaders if c not in spoken and c in case_labels) if val_prompts else []
@@ -248,7 +264,7 @@ def prepare_data(
         targets.ensure_text(u.text for u in everything)
 
     main_rank_first(ctx, fill)
-    return StudentData(tr, tq, vr, vq, feats, targets, case_labels, dev)
+    return StudentData(tr, tq, vr, vq, feats, targets, case_labels, dev, dev_eng)
 
 
 def metric_banks(
@@ -316,7 +332,16 @@ def train_student(
     teacher = load_teacher(Path(teacher_dir), with_text=True, device=ctx.device)
     student = spec.build(Path(models_root) if models_root else models_dir()).to(ctx.device)
     data = prepare_data(
-        student, utts, case_labels, loaders, teacher, teacher_dir, cache_dir, logger, ctx
+        student,
+        utts,
+        case_labels,
+        loaders,
+        teacher,
+        teacher_dir,
+        cache_dir,
+        logger,
+        ctx,
+        cfg.data.dev_engines,
     )
     if len(data.train_reports) < 2:
         raise RadVoiceError("need at least 2 spoken training reports with their CT volumes")
@@ -397,7 +422,7 @@ def train_student(
             qs = [
                 data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]
             ]
-        chunks = data.features.chunks(reps + qs, ctx.device)
+        chunks = augment_chunks(data.features.chunks(reps + qs, ctx.device), spec.augment)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             emb = fwd(chunks).float()
         s_rep, s_q = emb[: len(reps)], emb[len(reps) :]
@@ -543,8 +568,10 @@ def validate(student, data: StudentData, device: torch.device) -> dict[str, floa
 def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str, float]:
     """Zero-shot macro AUROC on the corpus's unspoken CT cases with the val voices' spoken
     prompts (``zs_dev``) and with the teacher's typed prompts (``zs_dev_text``): a development
-    score for choices between students that leaves the test splits alone. Empty without val
-    prompts or with fewer than 10 such cases."""
+    score for choices between students that leaves the test splits alone. With dev engines, the
+    same with their prompts (``zs_dev_engine``) and those prompts' mean cosine to the teacher's
+    embedding of their text (``cos_dev_engine``). Empty without val prompts or with fewer than
+    10 such cases."""
     from radvoice.eval.eval_sets import EvalDataError
     from radvoice.eval.metrics import macro_auroc
     from radvoice.eval.zeroshot_eval import speech_prompts
@@ -553,19 +580,27 @@ def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str,
     prompts_u = [u for u in data.val_queries if u.kind == "prompt"]
     if not prompts_u or len(data.dev_cases) < 10:
         return {}
-    try:
-        spoken = speech_prompts(prompts_u, embed_cached(student, data.features, prompts_u, device))
-    except EvalDataError:
-        return {}
     bundle = data.targets.bundle
     ct = data.targets.ct_of(data.dev_cases).float()
     labels = np.stack([data.labels[c] for c in data.dev_cases])
     scale = float(bundle.clip.logit_scale.detach().float())
-    text = bundle.prompts.float().cpu()
-    return {
-        "zs_dev": macro_auroc(labels, zero_shot_probabilities(ct, spoken, scale).numpy()),
-        "zs_dev_text": macro_auroc(labels, zero_shot_probabilities(ct, text, scale).numpy()),
-    }
+
+    def auroc(prompts: torch.Tensor) -> float:
+        return macro_auroc(labels, zero_shot_probabilities(ct, prompts, scale).numpy())
+
+    out = {"zs_dev_text": auroc(bundle.prompts.float().cpu())}
+    for name, utts in (("zs_dev", prompts_u), ("zs_dev_engine", data.dev_engine_prompts)):
+        if not utts:
+            continue
+        emb = embed_cached(student, data.features, utts, device)
+        try:
+            out[name] = auroc(speech_prompts(utts, emb))
+        except EvalDataError:
+            continue
+        if name == "zs_dev_engine":
+            txt = data.targets.text_of([u.text for u in utts]).float()
+            out["cos_dev_engine"] = float((emb * txt).sum(-1).mean())
+    return out
 
 
 @torch.no_grad()
