@@ -68,6 +68,7 @@ from radvoice.training.student_data import (
 )
 
 QUERY_KINDS = ("query", "prompt")
+DEV_ENGINE_DRAWS = 20  # classifiers drawn for ``zs_dev_engine``
 
 
 @dataclass
@@ -568,10 +569,13 @@ def validate(student, data: StudentData, device: torch.device) -> dict[str, floa
 def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str, float]:
     """Zero-shot macro AUROC on the corpus's unspoken CT cases with the val voices' spoken
     prompts (``zs_dev``) and with the teacher's typed prompts (``zs_dev_text``): a development
-    score for choices between students that leaves the test splits alone. With dev engines, the
-    same with their prompts (``zs_dev_engine``) and those prompts' mean cosine to the teacher's
-    embedding of their text (``cos_dev_engine``). Empty without val prompts or with fewer than
-    10 such cases."""
+    score for choices between students that leaves the test splits alone. Empty without val
+    prompts or with fewer than 10 such cases.
+
+    With dev engines (``data.dev_engines``): ``zs_dev_engine``, the mean over
+    :data:`DEV_ENGINE_DRAWS` classifiers made as a test column makes them, one rendition of each
+    prompt text drawn from the dev engines' (so a voice's quirks are not averaged away), and
+    ``cos_dev_engine``, those prompts' mean cosine to the teacher's embedding of their text."""
     from radvoice.eval.eval_sets import EvalDataError
     from radvoice.eval.metrics import macro_auroc
     from radvoice.eval.zeroshot_eval import speech_prompts
@@ -585,21 +589,37 @@ def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str,
     labels = np.stack([data.labels[c] for c in data.dev_cases])
     scale = float(bundle.clip.logit_scale.detach().float())
 
-    def auroc(prompts: torch.Tensor) -> float:
-        return macro_auroc(labels, zero_shot_probabilities(ct, prompts, scale).numpy())
+    def auroc(utts: list[Utterance], emb: torch.Tensor) -> float:
+        probs = zero_shot_probabilities(ct, speech_prompts(utts, emb), scale)
+        return macro_auroc(labels, probs.numpy())
 
-    out = {"zs_dev_text": auroc(bundle.prompts.float().cpu())}
-    for name, utts in (("zs_dev", prompts_u), ("zs_dev_engine", data.dev_engine_prompts)):
-        if not utts:
-            continue
-        emb = embed_cached(student, data.features, utts, device)
-        try:
-            out[name] = auroc(speech_prompts(utts, emb))
-        except EvalDataError:
-            continue
-        if name == "zs_dev_engine":
-            txt = data.targets.text_of([u.text for u in utts]).float()
-            out["cos_dev_engine"] = float((emb * txt).sum(-1).mean())
+    out = {
+        "zs_dev_text": macro_auroc(
+            labels, zero_shot_probabilities(ct, bundle.prompts.float().cpu(), scale).numpy()
+        )
+    }
+    try:
+        out["zs_dev"] = auroc(prompts_u, embed_cached(student, data.features, prompts_u, device))
+    except EvalDataError:
+        pass
+    held = data.dev_engine_prompts
+    if held:
+        emb = embed_cached(student, data.features, held, device)
+        txt = data.targets.text_of([u.text for u in held]).float()
+        out["cos_dev_engine"] = float((emb * txt).sum(-1).mean())
+        by_text: dict[str, list[int]] = {}
+        for i, u in enumerate(held):
+            by_text.setdefault(u.text, []).append(i)
+        rng = np.random.default_rng(0)
+        scores = []
+        for _ in range(DEV_ENGINE_DRAWS):
+            pick = [int(rng.choice(ix)) for ix in by_text.values()]
+            try:
+                scores.append(auroc([held[i] for i in pick], emb[pick]))
+            except EvalDataError:
+                break
+        if scores:
+            out["zs_dev_engine"] = float(np.mean(scores))
     return out
 
 
