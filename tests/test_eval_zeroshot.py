@@ -179,3 +179,64 @@ def test_gap_recovery_interval_brackets_the_estimate_or_says_undefined() -> None
     assert ci["undefined"] == 0.0 and ci["low"] < point < ci["high"] < 1.0
     same = gap_recovery_interval(cases, [nokd, nokd, kd], n_boot=50)  # no gap to recover
     assert same["undefined"] == 1.0 and math.isnan(same["low"]) and math.isnan(same["high"])
+
+
+def test_renditions_are_parsed_from_utterance_ids() -> None:
+    from radvoice.eval.zeroshot_eval import rendition, rendition_groups
+
+    ids = ["prompt_000_test.test_seen", "prompt_000_test_r2.test_seen", "prompt_001_test_r1"]
+    utts = [Utterance(i, Path("x"), "prompt", "t", "test_seen") for i in ids]
+    assert [rendition(u) for u in utts] == [0, 2, 1]
+    assert rendition_groups(utts) == [[0], [2], [1]]
+
+
+def test_gap_interval_of_identical_renditions_equals_one_rendition() -> None:
+    from radvoice.eval.eval_sets import CaseSet
+    from radvoice.eval.zeroshot_eval import gap_recovery_interval
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, (60, 18))
+    cases = CaseSet("t", [f"c{i}" for i in range(60)], labels, np.ones_like(labels, bool))
+    text, nokd, kd = (labels + rng.normal(0, s, labels.shape) for s in (0.5, 2.0, 0.7))
+    one = gap_recovery_interval(cases, [text, nokd, kd], n_boot=50)
+    two = gap_recovery_interval(cases, [text, [nokd, nokd], [kd, kd]], n_boot=50)
+    assert one == pytest.approx(two)
+    other = gap_recovery_interval(cases, [text, [nokd, nokd], [kd, nokd]], n_boot=50)
+    assert other["high"] < one["high"]  # a rendition as bad as no-KD halves the recovery
+
+
+def test_eval_averages_classifiers_over_spoken_renditions(setup, tmp_path, capsys) -> None:
+    import shutil
+
+    models, corpus = setup
+    twice = tmp_path / "corpus"
+    shutil.copytree(corpus, twice, ignore=shutil.ignore_patterns("cache"))
+    manifest = twice / "speech" / "speech_manifest.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    prompts = [r for r in rows if r["split"] == "test_seen" and r["item_id"].startswith("prompt")]
+    for r, other in zip(prompts, prompts[1:] + prompts[:1], strict=True):
+        # a second rendition of every test prompt, with another prompt's audio
+        rows.append(
+            {**r, "id": r["id"] + "_r1", "item_id": r["item_id"] + "_r1", "path": other["path"]}
+        )
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def run(data: Path) -> dict:
+        argv = ["eval", "--models", str(models), "--data", str(data), "--eval-data", str(data)]
+        argv += ["--no-cascade", "--conditions", "seen", "--out", str(tmp_path / data.name)]
+        assert cli_main([*argv, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    single, double = run(corpus), run(twice)
+    for system in ("speech_nokd", "speech_kd"):
+        one, two = single["results"][system]["seen"], double["results"][system]["seen"]
+        assert one["renditions"] == 1 and two["renditions"] == 2
+        assert two["n_prompts"] == 2 * one["n_prompts"]
+        # the first rendition alone is the one-rendition protocol, exactly
+        assert two["auroc_first_rendition"] == pytest.approx(one["macro"]["auroc"])
+        assert two["macro"]["auroc"] != pytest.approx(one["macro"]["auroc"])
+    text = double["results"]["text"]["seen"]
+    assert text["renditions"] == 1
+    assert text["macro"] == pytest.approx(single["results"]["text"]["seen"]["macro"])
+    md = (tmp_path / "corpus" / "table.txt").read_text()
+    assert "spoken renditions averaged" in md and "first rendition: KD / gap rec." in md

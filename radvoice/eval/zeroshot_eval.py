@@ -8,7 +8,10 @@ Per system and condition:
 * zero-shot classification of the test CT set with the system's prompt embeddings (each
   pathology's "present" / "not present" prompts averaged over templates — and, for speech, over
   the spoken prompts of that condition); AUROC, weighted F1, accuracy and precision per class and
-  macro, thresholds chosen on the calibration set (ROC point closest to (0, 1));
+  macro, thresholds chosen on the calibration set (ROC point closest to (0, 1)). Where the
+  corpus speaks each prompt several times per condition (renditions ``_rK``, each by a voice
+  drawn anew), one classifier is built per rendition and the metrics are their mean: a user
+  speaks each prompt once, and one draw of voices moves a class's AUROC by up to ±0.08;
 * spoken report (part) → volume Recall@{1,5,10} in a gallery of the report cases plus the
   test CT set;
 * spoken query → pathology top-1 accuracy (teacher query prototypes).
@@ -19,6 +22,7 @@ Gap recovery = (speech KD − speech no-KD) / (text − speech no-KD), on macro 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +76,10 @@ class CellResult:
     n_cases: int = 0
     n_prompts: int = 0
     cases: CaseSet | None = None  # the CTs scored
-    probs: np.ndarray | None = None  # (cases, labels) probabilities, for ROC and bootstraps
+    probs: np.ndarray | None = None  # (cases, labels) probabilities of the first rendition (ROC)
+    # the same per rendition of the spoken prompts (bootstraps); one entry without renditions
+    probs_draws: list[np.ndarray] = field(default_factory=list)
+    auroc_first: float = float("nan")  # macro AUROC of the first rendition alone
 
     @property
     def roc(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -92,6 +99,8 @@ class CellResult:
             "routed_as_question": self.routing,
             "n_cases": self.n_cases,
             "n_prompts": self.n_prompts,
+            "renditions": max(len(self.probs_draws), 1),
+            "auroc_first_rendition": self.auroc_first,
         }
 
 
@@ -122,12 +131,25 @@ def gap_recovery(text: float, no_kd: float, kd: float) -> float:
 
 
 def gap_recovery_interval(
-    cases: CaseSet, probs: list[np.ndarray], n_boot: int = 500, level: float = 0.95
+    cases: CaseSet,
+    probs: list[np.ndarray | list[np.ndarray]],
+    n_boot: int = 500,
+    level: float = 0.95,
 ) -> dict[str, float]:
     """Percentile bootstrap interval of gap recovery over the cases (text, no-KD and KD
-    resampled together). ``undefined``: the share of resamples where text does not beat no-KD;
-    when it exceeds the interval's tail the bounds are NaN (the gap is not measurable there)."""
-    draws = bootstrap_macro_aurocs(cases.labels, probs, cases.known, n_boot)
+    resampled together). A system given as a list of renditions' probabilities scores the mean
+    macro AUROC of its renditions on each resample. ``undefined``: the share of resamples where
+    text does not beat no-KD; when it exceeds the interval's tail the bounds are NaN (the gap is
+    not measurable there)."""
+    per = [p if isinstance(p, list) else [p] for p in probs]
+    n = max(len(p) for p in per)
+    draws = np.mean(
+        [
+            bootstrap_macro_aurocs(cases.labels, [p[r % len(p)] for p in per], cases.known, n_boot)
+            for r in range(n)
+        ],
+        axis=0,
+    )
     gr = np.array([gap_recovery(*row) for row in draws])
     finite = gr[np.isfinite(gr)]
     undefined = 1.0 - finite.size / len(gr)
@@ -136,6 +158,20 @@ def gap_recovery_interval(
         return {"low": float("nan"), "high": float("nan"), "undefined": undefined}
     low, high = np.percentile(finite, [tail * 100, 100 - tail * 100])
     return {"low": float(low), "high": float(high), "undefined": undefined}
+
+
+def rendition(utt: Utterance) -> int:
+    """Which rendition of its prompt an utterance is (``prompt_NNN_test_rK.<split>`` → K)."""
+    m = re.search(r"_r(\d+)(?:\.|$)", utt.utt_id)
+    return int(m.group(1)) if m else 0
+
+
+def rendition_groups(utts: list[Utterance]) -> list[list[int]]:
+    """Indices of ``utts`` per rendition, in rendition order."""
+    groups: dict[int, list[int]] = {}
+    for i, u in enumerate(utts):
+        groups.setdefault(rendition(u), []).append(i)
+    return [groups[k] for k in sorted(groups)]
 
 
 def speech_prompts(utts: list[Utterance], emb: torch.Tensor) -> torch.Tensor:
@@ -256,7 +292,9 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
             gap[cond] = float("nan")
             continue
         gap[cond] = gap_recovery(*(c.macro["auroc"] for c in trio))
-        gap_ci[cond] = gap_recovery_interval(trio[0].cases, [c.probs for c in trio])
+        gap_ci[cond] = gap_recovery_interval(
+            trio[0].cases, [c.probs_draws or c.probs for c in trio]
+        )
     info = {
         "teacher_retrieval": teacher_retrieval(inp, ct["test"]),
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
@@ -314,8 +352,8 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
     tag = "snr10" if noisy else "clean"
     if system == "text":
         embed: Embedder = lambda us: _text_embed(inp.targets, [u.text for u in us])  # noqa: E731
-        prompts = inp.teacher.prompts.float()
-        n_prompts = prompts.shape[0] * 2
+        draws = [inp.teacher.prompts.float()]
+        n_prompts = draws[0].shape[0] * 2
     else:
         if system == "cascade":
             embed = _cascade_embedder(inp, tag, transform)
@@ -324,21 +362,30 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         if not prompts_u:
             log.warning(f"{system} / {cond}: no spoken prompts, skipped")
             return None
-        prompts = speech_prompts(prompts_u, embed(prompts_u))
+        emb = embed(prompts_u)
+        draws = [
+            speech_prompts([prompts_u[i] for i in g], emb[g]) for g in rendition_groups(prompts_u)
+        ]
         n_prompts = len(prompts_u)
     test_key = "lung2" if cond == "lung2" else "test"
     if test_key not in inp.sets:
         return None
-    thresholds = calibrate(ct["calib"], prompts, scale, inp.sets["calib"])
-    report, probs = classify(ct[test_key], prompts, scale, inp.sets[test_key], thresholds)
     cases = inp.sets[test_key]
+    reports, probs_draws = [], []
+    for prompts in draws:
+        thresholds = calibrate(ct["calib"], prompts, scale, inp.sets["calib"])
+        report, probs = classify(ct[test_key], prompts, scale, cases, thresholds)
+        reports.append(report)
+        probs_draws.append(probs)
     cell = CellResult(
-        macro=report["macro"],
-        per_class_auroc={p: report[p]["auroc"] for p in PATHOLOGIES},
+        macro={k: float(np.mean([r["macro"][k] for r in reports])) for k in reports[0]["macro"]},
+        per_class_auroc={p: float(np.mean([r[p]["auroc"] for r in reports])) for p in PATHOLOGIES},
         n_cases=len(cases),
         n_prompts=n_prompts,
         cases=cases,
-        probs=probs,
+        probs=probs_draws[0],
+        probs_draws=probs_draws,
+        auroc_first=reports[0]["macro"]["auroc"],
     )
     if cond != "lung2" and reports_u and inp.report_cases is not None:
         cell.retrieval = report_retrieval(inp, embed, reports_u)

@@ -157,11 +157,14 @@ def finding_items(repeats: int = 1) -> list[dict[str, Any]]:
     return held_out_items("finding", "finding", finding_texts(), repeats)
 
 
-def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> list[Any]:
+def to_speech_items(
+    items: list[dict[str, Any]], prompt_repeats: int = 1, test_prompt_repeats: int = 1
+) -> list[Any]:
     """SpeechItems: case items grouped by case; prompts spoken in train (``prompt_repeats``
     times, each by another voice), once in val (the held-out val voices: a development set for
-    spoken zero-shot, so choices need not be made on the test splits) and once in every test
-    split; phrasings and findings in their fixed split, spoken as short items (speech kind
+    spoken zero-shot, so choices need not be made on the test splits) and
+    ``test_prompt_repeats`` times in every test split (renditions ``_rK``; the evaluation
+    averages over classifiers of one rendition each); phrasings and findings in their fixed split, spoken as short items (speech kind
     "query"; their own kind stays in the item table)."""
     from radvoice.data.speech import SpeechItem
 
@@ -169,7 +172,8 @@ def to_speech_items(items: list[dict[str, Any]], prompt_repeats: int = 1) -> lis
     for it in items:
         if it["kind"] == "prompt":
             for split in ("train", "val", "test"):
-                for r in range(prompt_repeats if split == "train" else 1):
+                repeats = {"train": prompt_repeats, "test": test_prompt_repeats}.get(split, 1)
+                for r in range(repeats):
                     out.append(
                         SpeechItem(
                             id=f"{it['item_id']}_{split}" + (f"_r{r}" if r else ""),
@@ -217,12 +221,14 @@ def build_student_corpus(
     prompt_repeats: int = 1,
     phrasing_repeats: int = 0,
     finding_repeats: int = 0,
+    test_prompt_repeats: int = 1,
 ) -> dict[str, Any]:
     """Make (or resume) the corpus; returns a summary (cases, utterances per split, seconds).
 
     ``speech_cases`` speaks only the first cases (all CT cases still serve the evaluation);
     ``prompt_templates`` speaks only the first prompt templates (fewer, cheaper utterances);
-    ``prompt_repeats`` speaks each training prompt by that many voices; ``phrasing_repeats`` > 0
+    ``prompt_repeats`` speaks each training prompt by that many voices,
+    ``test_prompt_repeats`` each test prompt in every test split; ``phrasing_repeats`` > 0
     adds every query phrasing (:func:`phrasing_items`); ``finding_repeats`` > 0 every short
     finding (:func:`finding_items`).
     """
@@ -253,7 +259,7 @@ def build_student_corpus(
             log.info(f"speech {count}/{total} ({time.perf_counter() - t0:.0f} s)")
 
     srows = synthesize_corpus_audio(
-        to_speech_items(items, prompt_repeats),
+        to_speech_items(items, prompt_repeats, test_prompt_repeats),
         out / SPEECH_DIR,
         plan,
         seed=seed,
@@ -285,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prompt-templates", type=int, help="speak only the first K prompt templates")
     p.add_argument("--prompt-repeats", type=int, default=1, help="voices per training prompt")
     p.add_argument(
+        "--test-prompt-repeats",
+        type=int,
+        default=1,
+        help="renditions of each zero-shot prompt per test split (each by a voice drawn anew)",
+    )
+    p.add_argument(
         "--phrasing-repeats", type=int, default=0, help="speak every query phrasing this often"
     )
     p.add_argument(
@@ -304,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         prompt_repeats=args.prompt_repeats,
         phrasing_repeats=args.phrasing_repeats,
         finding_repeats=args.finding_repeats,
+        test_prompt_repeats=args.test_prompt_repeats,
     )
     print(json.dumps(summary, indent=1))
     return 0
