@@ -62,6 +62,17 @@ def test_prompt_repeats_give_distinct_train_ids() -> None:
         "prompt_000_val",  # once by the val voices: the spoken zero-shot development set
         "prompt_000_test",
     ]
+    # several renditions per test split: the first keeps its old id (a corpus extends in place)
+    speech = to_speech_items(prompt_items()[:1], prompt_repeats=1, test_prompt_repeats=3)
+    ids = [s.id for s in speech]
+    assert ids == [
+        "prompt_000_train",
+        "prompt_000_val",
+        "prompt_000_test",
+        "prompt_000_test_r1",
+        "prompt_000_test_r2",
+    ]
+    assert {s.text_split for s in speech[2:]} == {"test"}
 
 
 def test_teacher_learns_query_phrasings(tmp_path: Path) -> None:
