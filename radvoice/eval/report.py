@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from radvoice.eval.eval_sets import CONDITION_TITLES
-from radvoice.eval.zeroshot_eval import SYSTEM_TITLES, SYSTEMS, EvalResult
+from radvoice.eval.zeroshot_eval import SYSTEM_TITLES, SYSTEMS, EvalResult, gap_recovery
 
 
 def _f(v: float, digits: int = 3) -> str:
@@ -40,8 +40,6 @@ def _rows(result: EvalResult) -> tuple[list[str], list[list[str]]]:
 def _first_rendition(result: EvalResult, conds: list[str]) -> list[list[str]]:
     """Where prompts were spoken several times: how many renditions the speech rows average,
     and KD AUROC / gap recovery from the first rendition alone (one classifier, as before)."""
-    from radvoice.eval.zeroshot_eval import gap_recovery
-
     kd, nokd, text = (result.cells.get(s, {}) for s in ("speech_kd", "speech_nokd", "text"))
     if not any(len(c.probs_draws) > 1 for c in kd.values()):
         return []

@@ -16,7 +16,7 @@ All draws come from torch's global generator, which the training loop seeds per 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -33,9 +33,6 @@ class FrameAugment:
     @property
     def active(self) -> bool:
         return self.mixstyle_p > 0 or self.channel_drop > 0 or self.time_masks > 0
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def _stats(frames: Tensor) -> tuple[Tensor, Tensor]:
