@@ -76,10 +76,14 @@ class CellResult:
     n_cases: int = 0
     n_prompts: int = 0
     cases: CaseSet | None = None  # the CTs scored
-    probs: np.ndarray | None = None  # (cases, labels) probabilities of the first rendition (ROC)
-    # the same per rendition of the spoken prompts (bootstraps); one entry without renditions
+    # (cases, labels) probabilities per rendition of the spoken prompts (one for typed text)
     probs_draws: list[np.ndarray] = field(default_factory=list)
     auroc_first: float = float("nan")  # macro AUROC of the first rendition alone
+
+    @property
+    def probs(self) -> np.ndarray | None:
+        """The first rendition's probabilities (ROC curves)."""
+        return self.probs_draws[0] if self.probs_draws else None
 
     @property
     def roc(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -142,14 +146,9 @@ def gap_recovery_interval(
     text does not beat no-KD; when it exceeds the interval's tail the bounds are NaN (the gap is
     not measurable there)."""
     per = [p if isinstance(p, list) else [p] for p in probs]
-    n = max(len(p) for p in per)
-    draws = np.mean(
-        [
-            bootstrap_macro_aurocs(cases.labels, [p[r % len(p)] for p in per], cases.known, n_boot)
-            for r in range(n)
-        ],
-        axis=0,
-    )
+    flat = bootstrap_macro_aurocs(cases.labels, [a for p in per for a in p], cases.known, n_boot)
+    ends = np.cumsum([len(p) for p in per])
+    draws = np.stack([flat[:, e - len(p) : e].mean(1) for p, e in zip(per, ends, strict=True)], 1)
     gr = np.array([gap_recovery(*row) for row in draws])
     finite = gr[np.isfinite(gr)]
     undefined = 1.0 - finite.size / len(gr)
@@ -292,9 +291,7 @@ def evaluate(inp: EvalInputs, progress: Callable[[str], None] | None = None) -> 
             gap[cond] = float("nan")
             continue
         gap[cond] = gap_recovery(*(c.macro["auroc"] for c in trio))
-        gap_ci[cond] = gap_recovery_interval(
-            trio[0].cases, [c.probs_draws or c.probs for c in trio]
-        )
+        gap_ci[cond] = gap_recovery_interval(trio[0].cases, [c.probs_draws for c in trio])
     info = {
         "teacher_retrieval": teacher_retrieval(inp, ct["test"]),
         "n_cases": {k: len(s) for k, s in inp.sets.items()},
@@ -383,7 +380,6 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         n_cases=len(cases),
         n_prompts=n_prompts,
         cases=cases,
-        probs=probs_draws[0],
         probs_draws=probs_draws,
         auroc_first=reports[0]["macro"]["auroc"],
     )

@@ -46,7 +46,7 @@ def augment_chunks(chunks: list[list[Tensor]], aug: FrameAugment) -> list[list[T
         return chunks
     whole = [torch.cat(windows) for windows in chunks]
     lengths = [[w.shape[0] for w in windows] for windows in chunks]
-    stats = [_stats(f) for f in whole]
+    stats = [_stats(f) for f in whole] if aug.mixstyle_p > 0 else []
     n = len(whole)
     out = []
     for i, frames in enumerate(whole):
