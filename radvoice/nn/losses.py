@@ -131,7 +131,7 @@ def row_mean(per_row: torch.Tensor, weights: torch.Tensor | None = None) -> torc
 
 
 def ct_metric(
-    ct_bank: torch.Tensor | Sequence[torch.Tensor], prompts: torch.Tensor
+    ct_bank: torch.Tensor | Sequence[torch.Tensor], prompts: torch.Tensor, cap: float = 1.0
 ) -> torch.Tensor:
     """``(D, D)`` metric of zero-shot errors: the covariance of a bank of normalised CT
     embeddings ``(N, D)``, divided by the mean variance across that bank of the teacher's
@@ -151,6 +151,12 @@ def ct_metric(
         c = c - c.mean(dim=0, keepdim=True)
         covs.append(c.T @ c / max(len(c), 1))
     cov = torch.stack(covs).mean(dim=0)
+    if not 0 < cap <= 1:
+        raise ValueError(f"ct_metric cap must be in (0, 1], got {cap}")
+    if cap < 1:
+        ev, vec = torch.linalg.eigh(cov)
+        ev = ev.clamp(min=0, max=cap * float(ev.max()))
+        cov = (vec * ev) @ vec.T
     d = prompts[:, 0].float() - prompts[:, 1].float()
     signal = torch.einsum("ld,de,le->l", d, cov, d).mean()
     return cov / signal.clamp(min=1e-12)

@@ -87,6 +87,9 @@ class StudentLoss:
     # covariance of the training CT embeddings, in units of the teacher's present−absent spread
     # (:func:`radvoice.nn.losses.projected_kd`)
     zeroshot_kd_weight: float = 0.0
+    # that metric's spectrum capped at this share of its largest variance (1: as measured), so
+    # the main CT directions weigh alike whatever their training proportions (:func:`ct_metric`)
+    zeroshot_metric_cap: float = 1.0
     # share of spoken questions (vs prompts) in each query batch; 0: uniform over both
     question_share: float = 0.0
     proto_temperature: float = 0.05
@@ -397,7 +400,7 @@ def train_student(
     zs_metric = None
     if lc.zeroshot_kd_weight > 0:
         banks = metric_banks(data, metric_sources or {}, logger, ctx)
-        zs_metric = ct_metric(banks, teacher.prompts).to(ctx.device)
+        zs_metric = ct_metric(banks, teacher.prompts, lc.zeroshot_metric_cap).to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
