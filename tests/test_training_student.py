@@ -141,6 +141,24 @@ def test_zero_shot_distillation_term_is_logged_and_trains(models_root, corpus, t
     assert "zeroshot_kd" not in plain.history[0]
 
 
+def test_zero_shot_metric_caps_add_up(models_root, corpus, tmp_path, cache):
+    from radvoice.training.config import ConfigError
+    from radvoice.training.student import StudentLoss
+
+    def first(name: str, caps: list[float]) -> dict[str, float]:
+        loss = {"zeroshot_kd_weight": 1.0, "zeroshot_metric_caps": caps}
+        result = _run(models_root, corpus, tmp_path / name, steps=1, cache=cache, loss=loss)
+        return result.history[0]
+
+    plain, capped, both = first("p", [1.0]), first("c", [0.01]), first("b", [1.0, 0.01])
+    # same first batch and weights: the summed metric's term is the sum of the two terms
+    assert capped["zeroshot_kd"] != pytest.approx(plain["zeroshot_kd"])
+    assert both["zeroshot_kd"] == pytest.approx(plain["zeroshot_kd"] + capped["zeroshot_kd"])
+    for bad in ([], [0.0], [1.5]):
+        with pytest.raises(ConfigError, match="zeroshot_metric_caps"):
+            StudentLoss(zeroshot_metric_caps=bad)
+
+
 def test_metric_data_adds_a_domain_to_the_zero_shot_metric(models_root, corpus, tmp_path, cache):
     from radvoice.errors import RadVoiceError
     from radvoice.training.student import metric_loaders

@@ -36,7 +36,7 @@ from radvoice.nn.losses import (
     projected_kd,
     row_mean,
 )
-from radvoice.training.config import RunConfig
+from radvoice.training.config import ConfigError, RunConfig
 from radvoice.training.distributed import (
     DistContext,
     all_reduce_mean,
@@ -87,15 +87,22 @@ class StudentLoss:
     # covariance of the training CT embeddings, in units of the teacher's present−absent spread
     # (:func:`radvoice.nn.losses.projected_kd`)
     zeroshot_kd_weight: float = 0.0
-    # that metric's spectrum capped at this share of its largest variance (1: as measured), so
-    # the main CT directions weigh alike whatever their training proportions (:func:`ct_metric`)
-    zeroshot_metric_cap: float = 1.0
+    # the metric is the sum of that covariance with its spectrum capped at each of these shares
+    # of its largest variance (1: as measured; 0.01: the main CT directions weigh alike whatever
+    # their training proportions, see :func:`radvoice.nn.losses.ct_metric`)
+    zeroshot_metric_caps: tuple[float, ...] = (1.0,)
     # share of spoken questions (vs prompts) in each query batch; 0: uniform over both
     question_share: float = 0.0
     proto_temperature: float = 0.05
     fn_guard: bool = True
     temperature: float = 0.07
     learn_temperature: bool = True
+
+    def __post_init__(self) -> None:
+        caps = tuple(float(c) for c in self.zeroshot_metric_caps)
+        if not caps or not all(0 < c <= 1 for c in caps):
+            raise ConfigError(f"loss.zeroshot_metric_caps: one or more caps in (0, 1], got {caps}")
+        self.zeroshot_metric_caps = caps
 
     @property
     def distills(self) -> bool:
@@ -148,8 +155,6 @@ class StudentSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudentSpec:
-        from radvoice.training.config import ConfigError
-
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
@@ -400,7 +405,8 @@ def train_student(
     zs_metric = None
     if lc.zeroshot_kd_weight > 0:
         banks = metric_banks(data, metric_sources or {}, logger, ctx)
-        zs_metric = ct_metric(banks, teacher.prompts, lc.zeroshot_metric_cap).to(ctx.device)
+        zs_metric = sum(ct_metric(banks, teacher.prompts, c) for c in lc.zeroshot_metric_caps)
+        zs_metric = zs_metric.to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
