@@ -240,3 +240,20 @@ def test_eval_averages_classifiers_over_spoken_renditions(setup, tmp_path, capsy
     assert text["macro"] == pytest.approx(single["results"]["text"]["seen"]["macro"])
     md = (tmp_path / "corpus" / "table.txt").read_text()
     assert "spoken renditions averaged" in md and "first rendition: KD / gap rec." in md
+
+
+def test_cell_embedder_computes_each_utterance_once() -> None:
+    from radvoice.eval.zeroshot_eval import _remembering
+
+    calls: list[list[str]] = []
+
+    def embed(us: list[Utterance]) -> torch.Tensor:
+        calls.append([u.utt_id for u in us])
+        return torch.tensor([[float(u.utt_id[1:]), 1.0] for u in us])
+
+    u = [Utterance(f"u{i}", Path("x"), "prompt", "t", "test_seen") for i in range(4)]
+    cached = _remembering(embed)
+    assert cached(u[:3]).tolist() == [[0, 1], [1, 1], [2, 1]]
+    again = cached([u[2], u[3], u[0], u[3]])
+    assert again.tolist() == [[2, 1], [3, 1], [0, 1], [3, 1]]
+    assert calls == [["u0", "u1", "u2"], ["u3"]]

@@ -248,6 +248,20 @@ def _speech_embedder(student, cache: Path, tag: str, transform) -> Embedder:
     return embed
 
 
+def _remembering(embed: Embedder) -> Embedder:
+    """``embed`` that computes each utterance once: a cell's prompts and questions are embedded
+    for zero-shot and top-1, then again by the routing check."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def cached(utts: list[Utterance]) -> torch.Tensor:
+        todo = list({u.utt_id: u for u in utts if u.utt_id not in seen}.values())
+        if todo:
+            seen.update(zip((u.utt_id for u in todo), embed(todo), strict=True))
+        return torch.stack([seen[u.utt_id] for u in utts])
+
+    return cached
+
+
 def _cascade_embedder(inp: EvalInputs, tag: str, transform) -> Embedder:
     def embed(utts: list[Utterance]) -> torch.Tensor:
         text = transcripts(utts, inp.cache, tag, transform, inp.cascade_size)
@@ -353,9 +367,9 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         n_prompts = draws[0].shape[0] * 2
     else:
         if system == "cascade":
-            embed = _cascade_embedder(inp, tag, transform)
+            embed = _remembering(_cascade_embedder(inp, tag, transform))
         else:
-            embed = _speech_embedder(inp.students[system], inp.cache, tag, transform)
+            embed = _remembering(_speech_embedder(inp.students[system], inp.cache, tag, transform))
         if not prompts_u:
             log.warning(f"{system} / {cond}: no spoken prompts, skipped")
             return None

@@ -164,8 +164,9 @@ def to_speech_items(
     times, each by another voice), once in val (the held-out val voices: a development set for
     spoken zero-shot, so choices need not be made on the test splits) and
     ``test_prompt_repeats`` times in every test split (renditions ``_rK``; the evaluation
-    averages over classifiers of one rendition each); phrasings and findings in their fixed split, spoken as short items (speech kind
-    "query"; their own kind stays in the item table)."""
+    averages over classifiers of one rendition each); phrasings and findings in their fixed
+    split, spoken as short items (speech kind "query"; their own kind stays in the item
+    table)."""
     from radvoice.data.speech import SpeechItem
 
     out = []
