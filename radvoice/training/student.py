@@ -405,8 +405,7 @@ def train_student(
     zs_metric = None
     if lc.zeroshot_kd_weight > 0:
         banks = metric_banks(data, metric_sources or {}, logger, ctx)
-        zs_metric = sum(ct_metric(banks, teacher.prompts, c) for c in lc.zeroshot_metric_caps)
-        zs_metric = zs_metric.to(ctx.device)
+        zs_metric = ct_metric(banks, teacher.prompts, lc.zeroshot_metric_caps).to(ctx.device)
     timer = Timer()
     local_bs = ts.batch_size // ctx.world_size
     qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
