@@ -109,6 +109,12 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
             cell = result["results"][system][cond]
             assert 0.0 <= cell["macro"]["auroc"] <= 1.0
             assert set(cell["per_class_auroc"]) == set(PATHOLOGIES)
+            per_class = cell["per_class"]  # the CT-CLIP threshold metrics, per class and macro
+            assert set(per_class) == set(PATHOLOGIES)
+            for k in ("weighted_f1", "accuracy", "precision"):
+                assert all(0.0 <= m[k] <= 1.0 for m in per_class.values())
+                mean = np.mean([m[k] for m in per_class.values()])
+                assert cell["macro"][k] == pytest.approx(mean)
             assert 0.0 <= cell["query_top1"] <= cell["query_shown"] <= 1.0
             assert cell["retrieval"]["n"] >= 2
             routed = cell["routed_as_question"]  # what the app takes for a question, per kind
@@ -132,6 +138,8 @@ def test_eval_cli_end_to_end_on_toy_data(setup, tmp_path, capsys) -> None:
     assert "| text teacher |" in md and "gap recovery" in md and "roc_curves.png" in md
     assert "| as question: questions / prompts / findings / report parts |" in md
     assert "| volume → volume label Jaccard@5 |" in md and "| report → volume R@50 |" in md
+    assert "| weighted F1 / accuracy / precision |" in md
+    assert "## Per-class weighted F1 / accuracy / precision (training voices)" in md
     png = (out / "roc_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     # the noisy condition really re-encoded noisy audio: its cache differs from the clean one

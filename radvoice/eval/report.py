@@ -65,6 +65,26 @@ def _interval(ci: dict[str, float] | None) -> str:
     return f"[{ci['low']:.2f}, {ci['high']:.2f}]"
 
 
+def _thresholded(result: EvalResult) -> tuple[list[str], list[list[str]]]:
+    """Macro weighted F1 / accuracy / precision at the per-class validation thresholds."""
+    conds = list(result.gap_recovery)
+    header = ["weighted F1 / accuracy / precision"] + [CONDITION_TITLES[c] for c in conds]
+    rows = []
+    for s in SYSTEMS:
+        if s not in result.cells:
+            continue
+        cells = result.cells[s]
+        rows.append(
+            [SYSTEM_TITLES[s]]
+            + [_metric_triple(cells[c].macro) if c in cells else "—" for c in conds]
+        )
+    return header, rows
+
+
+def _metric_triple(m: dict[str, float]) -> str:
+    return " / ".join(_f(m.get(k, float("nan"))) for k in ("weighted_f1", "accuracy", "precision"))
+
+
 def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = [c for c in result.gap_recovery if c != "lung2"]
     header = ["R@5 / query top-1 / shown"] + [CONDITION_TITLES[c] for c in conds]
@@ -105,7 +125,8 @@ def _routing(result: EvalResult) -> tuple[list[str], list[list[str]]]:
 def text_table(result: EvalResult) -> str:
     """The fixed-width table ``radvoice eval`` prints."""
     out = []
-    for header, rows in (_rows(result), _secondary(result), _routing(result)):
+    tables = (_rows(result), _thresholded(result), _secondary(result), _routing(result))
+    for header, rows in tables:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [_pad(r, widths) for r in [header, *rows]]
         out += [lines[0], "  ".join("-" * w for w in widths), *lines[1:], ""]
@@ -174,6 +195,10 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
         "Gap recovery = (speech KD − speech no-KD) / (text − speech no-KD).\n",
         f"Cases: {json.dumps(info.get('n_cases', {}))}.\n",
         markdown_table(*_rows(result)),
+        "\nMacro weighted F1 (CT-CLIP's: each class's present and absent F1 weighted by their "
+        "support) / accuracy / precision, at per-class thresholds chosen on the calibration cases "
+        "as the ROC point closest to (0, 1):\n\n",
+        markdown_table(*_thresholded(result)),
         "\nSpoken report → volume Recall@5 / spoken query → pathology top-1:\n\n",
         markdown_table(*_secondary(result)),
         "\nWhat the app takes for a question (intent rule: best query cosine ≥ 0.5, ≤ 6 s, and "
@@ -186,6 +211,8 @@ def write_report(result: EvalResult, out_dir: Path, command: str) -> Path:
         f"\n![ROC curves]({png.name})\n",
         "\n## Per-class AUROC (training voices)\n\n",
         _per_class(result),
+        "\n## Per-class weighted F1 / accuracy / precision (training voices)\n\n",
+        _per_class_thresholded(result),
     ]
     md = out_dir / "eval.md"
     md.write_text("\n".join(parts), encoding="utf-8")
@@ -217,6 +244,19 @@ def _per_class(result: EvalResult, cond: str = "seen") -> str:
     rows = [
         [p] + [_f(result.cells[s][cond].per_class_auroc[p]) for s in systems] for p in PATHOLOGIES
     ]
+    return markdown_table(header, rows) if systems else "(no results)\n"
+
+
+def _per_class_thresholded(result: EvalResult, cond: str = "seen") -> str:
+    from radvoice.labels import PATHOLOGIES
+
+    systems = [s for s in SYSTEMS if (c := result.cells.get(s, {}).get(cond)) and c.per_class]
+    header = ["pathology", "positives"] + [SYSTEM_TITLES[s] for s in systems]
+    rows = []
+    for p in PATHOLOGIES:
+        support = result.cells[systems[0]][cond].per_class[p].get("support") if systems else None
+        row = [p, "—" if support is None else str(int(support))]
+        rows.append(row + [_metric_triple(result.cells[s][cond].per_class[p]) for s in systems])
     return markdown_table(header, rows) if systems else "(no results)\n"
 
 

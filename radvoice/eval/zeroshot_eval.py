@@ -69,6 +69,8 @@ class CellResult:
 
     macro: dict[str, float]
     per_class_auroc: dict[str, float]
+    # per class: AUROC, weighted F1, accuracy, precision at the validation threshold, support
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
     retrieval: dict[str, float] = field(default_factory=dict)
     query_top1: float = float("nan")
     query_shown: float = float("nan")  # the asked pathology is the best or a near-tie alternative
@@ -97,6 +99,7 @@ class CellResult:
         return {
             "macro": self.macro,
             "per_class_auroc": self.per_class_auroc,
+            "per_class": self.per_class,
             "retrieval": self.retrieval,
             "query_top1": self.query_top1,
             "query_shown": self.query_shown,
@@ -391,6 +394,10 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
     cell = CellResult(
         macro={k: float(np.mean([r["macro"][k] for r in reports])) for k in reports[0]["macro"]},
         per_class_auroc={p: float(np.mean([r[p]["auroc"] for r in reports])) for p in PATHOLOGIES},
+        per_class={
+            p: {k: float(np.mean([r[p][k] for r in reports])) for k in reports[0][p]}
+            for p in PATHOLOGIES
+        },
         n_cases=len(cases),
         n_prompts=n_prompts,
         cases=cases,
