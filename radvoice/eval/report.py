@@ -5,29 +5,41 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from radvoice.eval.eval_sets import CONDITION_TITLES
-from radvoice.eval.zeroshot_eval import SYSTEM_TITLES, SYSTEMS, EvalResult, gap_recovery
+from radvoice.eval.zeroshot_eval import (
+    SYSTEM_TITLES,
+    SYSTEMS,
+    CellResult,
+    EvalResult,
+    gap_recovery,
+)
 
 
 def _f(v: float, digits: int = 3) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _system_rows(
+    result: EvalResult, conds: list[str], fmt: Callable[[CellResult], str]
+) -> list[list[str]]:
+    """One row per evaluated system: its title, then ``fmt(cell)`` per condition ("—" if none)."""
+    rows = []
+    for s in SYSTEMS:
+        cells = result.cells.get(s)
+        if cells is not None:
+            rows.append([SYSTEM_TITLES[s]] + [fmt(cells[c]) if c in cells else "—" for c in conds])
+    return rows
+
+
 def _rows(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = list(result.gap_recovery)
     header = ["macro AUROC"] + [CONDITION_TITLES[c] for c in conds]
-    rows = []
-    for s in SYSTEMS:
-        if s not in result.cells:
-            continue
-        cells = result.cells[s]
-        rows.append(
-            [SYSTEM_TITLES[s]] + [_f(cells[c].macro["auroc"]) if c in cells else "—" for c in conds]
-        )
+    rows = _system_rows(result, conds, lambda cell: _f(cell.macro["auroc"]))
     rows.append(["gap recovery"] + [_f(result.gap_recovery[c], 2) for c in conds])
     if result.gap_recovery_ci:
         rows.append(
@@ -69,16 +81,7 @@ def _thresholded(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     """Macro weighted F1 / accuracy / precision at the per-class validation thresholds."""
     conds = list(result.gap_recovery)
     header = ["weighted F1 / accuracy / precision"] + [CONDITION_TITLES[c] for c in conds]
-    rows = []
-    for s in SYSTEMS:
-        if s not in result.cells:
-            continue
-        cells = result.cells[s]
-        rows.append(
-            [SYSTEM_TITLES[s]]
-            + [_metric_triple(cells[c].macro) if c in cells else "—" for c in conds]
-        )
-    return header, rows
+    return header, _system_rows(result, conds, lambda cell: _metric_triple(cell.macro))
 
 
 def _metric_triple(m: dict[str, float]) -> str:
@@ -88,38 +91,25 @@ def _metric_triple(m: dict[str, float]) -> str:
 def _secondary(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = [c for c in result.gap_recovery if c != "lung2"]
     header = ["R@5 / query top-1 / shown"] + [CONDITION_TITLES[c] for c in conds]
-    rows = []
-    for s in SYSTEMS:
-        if s not in result.cells:
-            continue
-        cells = result.cells[s]
-        row = [SYSTEM_TITLES[s]]
-        for c in conds:
-            cell = cells.get(c)
-            if cell is None:
-                row.append("—")
-            else:
-                r5 = _f(cell.retrieval.get("R@5", float("nan")), 2)
-                row.append(f"{r5} / {_f(cell.query_top1, 2)} / {_f(cell.query_shown, 2)}")
-        rows.append(row)
-    return header, rows
+
+    def fmt(cell: CellResult) -> str:
+        r5 = _f(cell.retrieval.get("R@5", float("nan")), 2)
+        return f"{r5} / {_f(cell.query_top1, 2)} / {_f(cell.query_shown, 2)}"
+
+    return header, _system_rows(result, conds, fmt)
 
 
 def _routing(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     conds = [c for c in result.gap_recovery if c != "lung2"]
     header = ["as question: questions / prompts / findings / report parts"]
     header += [CONDITION_TITLES[c] for c in conds]
-    rows = []
-    for s in SYSTEMS:
-        if s not in result.cells:
-            continue
-        row = [SYSTEM_TITLES[s]]
-        for c in conds:
-            r = result.cells[s][c].routing if c in result.cells[s] else {}
-            keys = ("questions", "statements", "findings", "report_parts")
-            row.append(" / ".join(_f(r.get(k, float("nan")), 2) for k in keys) if r else "—")
-        rows.append(row)
-    return header, rows
+    keys = ("questions", "statements", "findings", "report_parts")
+
+    def fmt(cell: CellResult) -> str:
+        r = cell.routing
+        return " / ".join(_f(r.get(k, float("nan")), 2) for k in keys) if r else "—"
+
+    return header, _system_rows(result, conds, fmt)
 
 
 def text_table(result: EvalResult) -> str:
