@@ -43,6 +43,7 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     qtbot.addWidget(panel)
     assert panel.showing_empty_state and panel.empty.text() == NO_MODEL_STATUS
     assert panel.order == []
+    assert panel.caption.isHidden()  # no numbers, no caption about them
     state.set_results(
         {"Emphysema": 0.4, "Lung nodule": 0.9, "Cardiomegaly": 0.1, "Atelectasis": 0.6},
         {"Emphysema": 0.3, "Lung nodule": 0.5, "Cardiomegaly": 0.2},
@@ -59,6 +60,9 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     assert list(panel.bars.opts["width"]) == [0.1, 0.9, 0.6, 0.4]
     assert len(panel.markers.data) == 3  # one tick per known threshold (none for Atelectasis)
     assert "Cardiomegaly" in panel.status.text() and "below threshold" in panel.status.text()
+    # with numbers shown, the panel says what they are and are not
+    assert not panel.caption.isHidden() and "Research use only" in panel.caption.text()
+    assert "not for clinical use" in panel.caption.toolTip().lower()
     state.set_results(
         {"Emphysema": 0.4, "Lung nodule": 0.9, "Cardiomegaly": 0.1, "Atelectasis": 0.6},
         queried_label="Cardiomegaly",
@@ -71,6 +75,7 @@ def test_findings_empty_state_then_sorted_bars(qtbot):
     assert "Emphysema" not in panel.status.text()
     state.clear("model failed to load: models/registry.json missing")
     assert panel.showing_empty_state and "registry.json" in panel.empty.text()
+    assert panel.caption.isHidden()
     panel.detach()
     state.set_results({"Emphysema": 0.5})  # detached: no longer follows the state
     assert panel.showing_empty_state

@@ -85,6 +85,12 @@ def test_window_shows_lung1_in_all_views(window):
     assert window.volume_view.cpu_mapper is True
 
 
+def test_findings_dock_gets_most_of_the_side_column(window):
+    """Its chart has 18 rows; with no saved layout it is the tallest of the three docks."""
+    heights = {key: dock.height() for key, dock in window.docks.items()}
+    assert heights["findings"] > max(heights["talk"], heights["priors"]), heights
+
+
 def test_slice_views_follow_radiological_orientation(window):
     """Axial: the aortic arch/descending aorta (dense, patient left) shows on screen right."""
     window.viewer.cursor = (256, 256, 24)

@@ -171,6 +171,9 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[key] = dock
         self.resizeDocks([self.docks["talk"]], [360], Qt.Orientation.Horizontal)
+        # the findings chart has 18 rows: give it most of the column (a saved layout wins)
+        docks = [self.docks[k] for k in ("talk", "findings", "priors")]
+        self.resizeDocks(docks, [170, 560, 300], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

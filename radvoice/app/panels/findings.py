@@ -24,6 +24,11 @@ BELOW = (88, 118, 160)
 NEUTRAL = (130, 134, 142)  # no threshold known for this label
 QUERIED_PEN = (250, 220, 90)
 ALTERNATIVE_PEN = (250, 220, 90, 120)
+CAPTION = "Research use only · ticks: thresholds from synthetic data"
+CAPTION_TIP = (
+    "Not for clinical use: the models were trained on synthetic CTs. The ticks are thresholds "
+    "calibrated on synthetic cases; on a real scan they are a reference, not a call."
+)
 
 
 def display_order(
@@ -63,6 +68,9 @@ class FindingsPanel(QWidget):
         self.plot.getViewBox().invertY(True)
         self.plot.setXRange(0.0, 1.0, padding=0.02)
         self.plot.setLabel("bottom", "probability")
+        # three inner ticks: the chart is narrow beside long labels, finer ones run together
+        ticks = [(v, f"{v:g}") for v in (0.25, 0.5, 0.75)]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
         self.plot.showGrid(x=True, y=False, alpha=0.2)
         self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7)
         self.plot.addItem(self.bars)
@@ -70,6 +78,11 @@ class FindingsPanel(QWidget):
         self.plot.addItem(self.markers)
         self.stack.addWidget(self.plot)
         layout.addWidget(self.stack, 1)
+        self.caption = QLabel(CAPTION)
+        self.caption.setObjectName("caption")
+        self.caption.setWordWrap(True)
+        self.caption.setToolTip(CAPTION_TIP)
+        layout.addWidget(self.caption)
 
         self._listeners = [
             GuiListener(state.events.changed, lambda _v: self.refresh(), self),
@@ -102,6 +115,7 @@ class FindingsPanel(QWidget):
             self.empty.setText(st.status)
             self.status.setText("")
             self.stack.setCurrentWidget(self.empty)
+            self.caption.hide()
             return
         thresholds = st.thresholds
         queried = st.queried_label
@@ -145,6 +159,7 @@ class FindingsPanel(QWidget):
             lines.append(st.status)
         self.status.setText("<br>".join(lines))
         self.stack.setCurrentWidget(self.plot)
+        self.caption.show()
 
 
 def _bar_color(p: float, threshold: float | None) -> tuple[int, int, int]:
