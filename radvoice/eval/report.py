@@ -78,7 +78,7 @@ def _interval(ci: dict[str, float] | None) -> str:
 
 
 def _thresholded(result: EvalResult) -> tuple[list[str], list[list[str]]]:
-    """Macro weighted F1 / accuracy / precision at the per-class validation thresholds."""
+    """Macro weighted F1 / accuracy / precision at the per-class calibration thresholds."""
     conds = list(result.gap_recovery)
     header = ["weighted F1 / accuracy / precision"] + [CONDITION_TITLES[c] for c in conds]
     return header, _system_rows(result, conds, lambda cell: _metric_triple(cell.macro))
