@@ -89,14 +89,18 @@ def classification_report(
     out: dict[str, dict[str, float]] = {}
     for c, name in enumerate(names):
         out[name] = binary_metrics(y[:, c], s[:, c], float(thr[c]))
-    keys = ("auroc", "weighted_f1", "accuracy", "precision")
+    out["macro"] = macro_mean(out, names)
+    return out
+
+
+def macro_mean(per_class: dict[str, dict[str, float]], names: Sequence[str]) -> dict[str, float]:
+    """Mean over ``names`` of each classification metric, NaNs (undefined AUROCs) skipped."""
     macro = {}
-    for k in keys:
-        vals = np.array([out[n][k] for n in names], dtype=float)
+    for k in ("auroc", "weighted_f1", "accuracy", "precision"):
+        vals = np.array([per_class[n][k] for n in names], dtype=float)
         vals = vals[np.isfinite(vals)]
         macro[k] = float(vals.mean()) if vals.size else float("nan")
-    out["macro"] = macro
-    return out
+    return macro
 
 
 def _rank_matrix(similarity: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ from radvoice.eval.metrics import (
     bootstrap_macro_aurocs,
     classification_report,
     label_jaccard_at_k,
+    macro_mean,
     recall_at_k,
 )
 from radvoice.labels import PATHOLOGIES
@@ -68,9 +69,8 @@ class CellResult:
     """One system on one condition."""
 
     macro: dict[str, float]
-    per_class_auroc: dict[str, float]
-    # per class: AUROC, weighted F1, accuracy, precision at the validation threshold, support
-    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per class: AUROC, weighted F1, accuracy, precision at the calibration threshold, support
+    per_class: dict[str, dict[str, float]]
     retrieval: dict[str, float] = field(default_factory=dict)
     query_top1: float = float("nan")
     query_shown: float = float("nan")  # the asked pathology is the best or a near-tie alternative
@@ -81,6 +81,10 @@ class CellResult:
     # (cases, labels) probabilities per rendition of the spoken prompts (one for typed text)
     probs_draws: list[np.ndarray] = field(default_factory=list)
     auroc_first: float = float("nan")  # macro AUROC of the first rendition alone
+
+    @property
+    def per_class_auroc(self) -> dict[str, float]:
+        return {p: m["auroc"] for p, m in self.per_class.items()}
 
     @property
     def probs(self) -> np.ndarray | None:
@@ -203,13 +207,7 @@ def classify(
             cases.labels[keep, c][:, None], probs[keep, c][:, None], [thresholds[c]], [name]
         )
         report[name] = one[name]
-    keys = ("auroc", "weighted_f1", "accuracy", "precision")
-    macro = {}
-    for k in keys:
-        vals = np.array([report[n][k] for n in PATHOLOGIES], dtype=float)
-        vals = vals[np.isfinite(vals)]
-        macro[k] = float(vals.mean()) if vals.size else float("nan")
-    report["macro"] = macro
+    report["macro"] = macro_mean(report, PATHOLOGIES)
     return report, probs
 
 
@@ -393,7 +391,6 @@ def _cell(inp: EvalInputs, system, cond, ct, scale, protos) -> CellResult | None
         probs_draws.append(probs)
     cell = CellResult(
         macro={k: float(np.mean([r["macro"][k] for r in reports])) for k in reports[0]["macro"]},
-        per_class_auroc={p: float(np.mean([r[p]["auroc"] for r in reports])) for p in PATHOLOGIES},
         per_class={
             p: {k: float(np.mean([r[p][k] for r in reports])) for k in reports[0][p]}
             for p in PATHOLOGIES
