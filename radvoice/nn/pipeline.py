@@ -50,7 +50,10 @@ class RadVoiceModels:
 
                 if not self.teacher_dir.is_dir():
                     raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
-                self._bundle = load_teacher(self.teacher_dir, with_text=True, device=self.device)
+                with torch.inference_mode(False):  # weights usable by autograd (Grad-CAM)
+                    self._bundle = load_teacher(
+                        self.teacher_dir, with_text=True, device=self.device
+                    )
             return self._bundle
 
     def _speech(self):

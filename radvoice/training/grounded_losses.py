@@ -4,8 +4,9 @@
   soft Dice term on the cells of present findings — where a finding is;
 * ``label``: binary cross-entropy of the pooled logits against the case labels — whether;
 * ``zeroshot``: the prompt-pair logits of the embedding against the labels (RadFinder's prompt
-  supervision) plus their agreement with the pooled logits, so the zero-shot read-out of the
-  shared space says what the grounded head says;
+  supervision) plus their agreement with the pooled head's probabilities (cross-entropy with
+  them as soft targets), so the zero-shot read-out of the shared space says what the grounded
+  head says;
 * ``contrastive``: InfoNCE of the embedding against the frozen report embeddings, with the
   false-negative guard (cases with the same labels are not negatives).
 
@@ -66,7 +67,9 @@ def create_loss(weights: GroundedLossWeights | None = None):
         emb = F.normalize(out.embedding.float(), dim=-1)
         zl = prompt_logits(emb, prompts, scale)
         zs = _masked_mean(F.binary_cross_entropy_with_logits(zl, y, reduction="none"), known)
-        agree = _masked_mean((zl - out.logits.detach()) ** 2, known)
+        head_p = torch.sigmoid(out.logits.detach())
+        agree_each = F.binary_cross_entropy_with_logits(zl, head_p, reduction="none")
+        agree = _masked_mean(agree_each, known)
         ignore = false_negative_mask(labels * known, threshold=1.0)
         contrastive = info_nce(emb, text_emb, scale, ignore)
         parts = {
