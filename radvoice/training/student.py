@@ -14,6 +14,7 @@ teacher loop (:mod:`radvoice.training.loop`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -301,7 +302,7 @@ def _param_groups(head: nn.Module, extra: list[nn.Parameter], lr: float, wd: flo
     ]
 
 
-def train_student(
+def train_student(  # noqa: C901 - to be split
     cfg: RunConfig,
     utts: list[Utterance],
     case_labels: dict[str, np.ndarray],
@@ -606,10 +607,8 @@ def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str,
             labels, zero_shot_probabilities(ct, bundle.prompts.float().cpu(), scale).numpy()
         )
     }
-    try:
+    with contextlib.suppress(EvalDataError):
         out["zs_dev"] = auroc(prompts_u, embed_cached(student, data.features, prompts_u, device))
-    except EvalDataError:
-        pass
     held = data.dev_engine_prompts
     if held:
         emb = embed_cached(student, data.features, held, device)

@@ -155,7 +155,7 @@ def _prepare_grids(
             cache.ensure(r)
 
 
-def train_teacher(
+def train_teacher(  # noqa: C901 - to be split
     cfg: RunConfig,
     records: list[CaseRecord],
     out_dir: Path,

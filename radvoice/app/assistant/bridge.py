@@ -242,11 +242,10 @@ class AssistantBridge(QObject):
         build = box.addButton("Build Demo Library", QMessageBox.ButtonRole.AcceptRole)
         build.setEnabled(self.engine.has_models)
         choose = box.addButton("Choose Folder…", QMessageBox.ButtonRole.ActionRole)
-        later = box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
         box.buttonClicked.connect(
             lambda b: self._first_run_choice(
-                "build" if b is build else "choose" if b is choose else "later" if b is later
-                else "later"
+                "build" if b is build else "choose" if b is choose else "later"
             )
         )  # fmt: skip
         self._prompt = box
