@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 
-from radvoice.app.state import (
+from radvoice.commands import Command, CommandRegistry
+from radvoice.components.state import (
     NO_MODEL_STATUS,
     FindingsState,
     PriorResult,
@@ -17,7 +18,6 @@ from radvoice.app.state import (
     TalkPhase,
     TalkState,
 )
-from radvoice.commands import Command, CommandRegistry
 
 pytestmark = pytest.mark.gui
 

@@ -27,8 +27,8 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
-from radvoice.app.state import TalkPhase
 from radvoice.audio import PushToTalkRecorder, RecorderConfig, Utterance
+from radvoice.components.state import TalkPhase
 
 pytestmark = [pytest.mark.gui, pytest.mark.audio]
 

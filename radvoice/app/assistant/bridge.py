@@ -21,12 +21,12 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from radvoice.app.assistant.comparison import ComparisonDock
-from radvoice.app.orientation import OrientedVolume
-from radvoice.app.state import PriorResult
 from radvoice.assistant import Assistant, AssistantConfig, load_default_models
 from radvoice.assistant import library_tasks as tasks
 from radvoice.assistant.engine import Answer
 from radvoice.commands import Command
+from radvoice.components.orientation import OrientedVolume
+from radvoice.components.state import PriorResult
 from radvoice.errors import RadVoiceError
 from radvoice.library.paths import ENV_VAR, resolve_library_dir
 

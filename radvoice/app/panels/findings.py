@@ -17,7 +17,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from radvoice.app.qt_bridge import GuiListener
-from radvoice.app.state import FindingsState
+from radvoice.components.state import FindingsState
 
 ABOVE = (226, 122, 58)
 BELOW = (88, 118, 160)
