@@ -119,7 +119,7 @@ def _synth(args: argparse.Namespace) -> int:
     speech = None
     if args.voices:
         try:
-            from radvoice.data import speech  # noqa: F401 - the speech engineer's API
+            from radvoice.data import speech
         except ImportError as err:
             raise UserError(
                 f"--voices is not available: the speech module cannot be imported ({err})"

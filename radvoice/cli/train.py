@@ -111,12 +111,20 @@ def run(args: argparse.Namespace) -> int:
             export_dir=export,
         )
     else:
+        from radvoice.eval.student_dev import dev_zero_shot
         from radvoice.training.student import train_student_cli
 
         if len(args.data) != 1:
             raise UserError("train student takes one --data (a student corpus)")
         result = train_student_cli(
-            cfg, args.data[0], out, args.resume, args.teacher, export, args.metric_data
+            cfg,
+            args.data[0],
+            out,
+            args.resume,
+            args.teacher,
+            export,
+            args.metric_data,
+            dev_eval=dev_zero_shot,
         )
     if result.model_dir is not None:
         print(f"model written to {result.model_dir} (step {result.step})")

@@ -107,7 +107,7 @@ def read_itk_info(path: Path) -> SeriesInfo:
         reader.ReadImageInformation()
     except RuntimeError as err:
         raise _fail(path, fmt, err) from None
-    size = tuple(reader.GetSize()) + (1, 1)
+    size = (*tuple(reader.GetSize()), 1, 1)
     nx, ny, nz = size[:3]
     return SeriesInfo(
         uid="",
