@@ -131,7 +131,7 @@ def test_several_volumes_give_json_lines_and_go_on_past_a_bad_one(
     write_volume(ood_volumes()["head CT (generated)"], head)
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"not a volume")
-    code, out, err = _run(
+    code, out, _ = _run(
         capsys, str(volume), str(bad), str(head), "--models", str(models_root), "--json",
         "--text", "is there a pleural effusion?",
     )  # fmt: skip

@@ -103,9 +103,9 @@ class RadVoiceModels:
     def heatmap(self, volume: Volume, pathology: str) -> np.ndarray:
         """Where the CT model sees ``pathology``: float32 in ``volume.array``'s shape, [0, 1]
         (the dense head of a grounded encoder; Grad-CAM for an encoder without one)."""
+        from radvoice.nn.attribution import gradcam_grid, pathology_index
         from radvoice.nn.grid import resample_to_grid
         from radvoice.nn.grid_maps import grid_to_volume
-        from radvoice.nn.heatmap import gradcam_grid, pathology_index
 
         index = pathology_index(pathology)
         bundle = self._teacher()

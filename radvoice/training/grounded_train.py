@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radvoice.eval.metrics import auroc
+from radvoice.metrics import auroc
 from radvoice.nn.grounded import GroundedCTEncoder
 from radvoice.nn.zeroshot import zero_shot_probabilities
 from radvoice.training.grounded import Cases, GroundedRun, ReportEmbeddings, augment, lr_at
