@@ -86,6 +86,15 @@ def test_non_ct_dicom_is_refused_in_one_line_and_the_open_volume_stays(qtbot, tm
     assert "a PET image (Positron Emission Tomography Image Storage)" in win.last_error
     assert "\n" not in win.last_error and win.viewer.volume is shown
 
+    (tmp_path / "one").mkdir()  # a lone CT slice with pixel spacing: opens, nothing breaks
+    shutil.copy(corpus_file("CT_small.dcm"), tmp_path / "one")
+    _open(qtbot, win, tmp_path / "one")
+    assert win.viewer.volume is not shown and win.viewer.volume.shape == (1, 128, 128)
+    for _ in range(3):
+        win.commands.invoke("view.slice.next")
+    win.render_now()
+    shown = win.viewer.volume
+
     study = tmp_path / "study"  # CT + CR + SR: the CT opens, no series to choose
     write_dicom_series(small_ct(6), study / "ct")
     shutil.copy(cr, study)
