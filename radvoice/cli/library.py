@@ -108,7 +108,8 @@ def run_add(args: argparse.Namespace) -> int:
         if csv_path:
             matched = attach_reports(items, read_reports_csv(csv_path))
             print(f"{csv_path}: matched {matched} of {len(items)} cases", file=sys.stderr)
-    embedder = _load_embedder()
+    # nothing but non-CT objects: no models are needed to say so
+    embedder = _load_embedder() if any(i.refusal is None for i in items) else None
     with open_library(args) as lib:
         update, bar = _progress(args, "case")
         try:
@@ -121,13 +122,17 @@ def run_add(args: argparse.Namespace) -> int:
         bar.close()
         _sync_indexes(lib)
         total = lib.store.count()
+    nothing_ct = summary.refused and not (summary.added or summary.skipped or summary.failed)
+    for _, reason in summary.refused:  # an error when no CT at all was given
+        print(f"radvoice: {'error' if nothing_ct else 'skipped'}: {reason}", file=sys.stderr)
     for source, reason in summary.failed:
         print(f"radvoice: error: {source}: {reason}", file=sys.stderr)
+    refused = f", not CT {len(summary.refused)}" if summary.refused else ""
     print(
-        f"added {len(summary.added)}, already in {summary.skipped}, failed {len(summary.failed)};"
-        f" the library has {total} cases"
+        f"added {len(summary.added)}, already in {summary.skipped}, failed {len(summary.failed)}"
+        f"{refused}; the library has {total} cases"
     )
-    return 2 if summary.failed else 0
+    return 2 if summary.failed or nothing_ct else 0
 
 
 def run_build_demo(args: argparse.Namespace) -> int:
