@@ -207,3 +207,39 @@ def store_folder(node, folder: Path) -> int:
 
 def cleanup(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """A private Orthanc for the whole session, stopped at the end."""
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pacs_studies(orthanc, real_ct_dir, tmp_path_factory) -> TestStudies:
+    """lung1, lung2 (one synthetic patient, lung1 the earlier study) and a head CT, stored once."""
+    made = write_test_series(real_ct_dir, tmp_path_factory.mktemp("pacs_series"))
+    node = orthanc.node()
+    for _, _, folder, n in made.values():
+        assert store_folder(node, folder) == n
+    return TestStudies(
+        patient_id=PATIENT_ID,
+        lung1_study=made["lung1"][0],
+        lung1_series=made["lung1"][1],
+        lung2_study=made["lung2"][0],
+        lung2_series=made["lung2"][1],
+        head_study=made["head"][0],
+        lung2_folder=made["lung2"][2],
+        n_lung1=made["lung1"][3],
+        n_lung2=made["lung2"][3],
+    )
+
+
+def dciodvfy_errors(path: Path) -> list[str]:
+    """The ``Error`` lines dicom3tools' dciodvfy prints for a file (warnings are allowed)."""
+    if shutil.which("dciodvfy") is None:
+        pytest.fail("dciodvfy missing: run scripts/setup.sh (Debian dicom3tools)")
+    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=300)
+    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]

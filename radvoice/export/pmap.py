@@ -59,3 +59,18 @@ def build_parametric_map(
     if "Laterality" not in pm:
         pm.Laterality = ""  # General Series type 2C: empty, the chest is not a paired part
     return pm
+
+
+def read_parametric_map(ds: Dataset) -> np.ndarray:
+    """A parametric map's frames as (nz, ny, nx) real-world values, sorted along the slice
+    normal like the reader sorts CT slices (the writer may store frames in another order)."""
+    pm = ds if isinstance(ds, hd.pm.ParametricMap) else hd.pm.ParametricMap.from_dataset(ds)
+    shared = pm.SharedFunctionalGroupsSequence[0]
+    o = np.asarray(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    normal = np.cross(o[:3], o[3:])
+    pos = [
+        float(np.dot(normal, np.asarray(f.PlanePositionSequence[0].ImagePositionPatient, float)))
+        for f in pm.PerFrameFunctionalGroupsSequence
+    ]
+    frames = pm.pixel_array.reshape(len(pos), int(pm.Rows), int(pm.Columns))
+    return np.ascontiguousarray(frames[np.argsort(pos, kind="stable")])
