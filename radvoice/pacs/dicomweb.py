@@ -35,6 +35,8 @@ class WebClient:
 
         self.node = node
         self._client = DICOMwebClient(node.dicomweb_url, timeout=node.timeout_s)
+        # no silent retries: a down or hung PACS answers within the node's timeout, once
+        self._client.set_http_retry_params(retry=False)
 
     @contextmanager
     def _errors(self, what: str):

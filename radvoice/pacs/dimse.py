@@ -140,6 +140,8 @@ class DimseClient:
                     break
                 else:
                     self._check_alive(assoc, what)
+                    if code == -1:
+                        raise PacsConnectionError(f"PACS {self.node.name} did not answer {what}")
                     raise PacsQueryError(f"PACS {self.node.name} refused {what} (status 0x{code:04X})")
         return out
 
@@ -179,8 +181,7 @@ class DimseClient:
         def on_store(event) -> int:
             if cancel is not None and cancel.is_set():
                 cancelled[0] = True
-                event.assoc.abort()
-                return 0xA700
+                return 0xA700  # refused; the requesting thread aborts the association
             sop_uid = event.request.AffectedSOPInstanceUID
             with open(dest / f"{sop_uid}.dcm", "wb") as fh:
                 fh.write(event.encoded_dataset())
@@ -199,9 +200,18 @@ class DimseClient:
         with self._association(ae, ext_neg=roles, evt_handlers=handlers) as assoc:
             for status, _ in assoc.send_c_get(ident, GetModel):
                 code = _status(status)
+                if cancel is not None and cancel.is_set():
+                    cancelled[0] = True
+                    assoc.abort()
+                    break
                 if code in _STATUS_PENDING:
                     continue
                 failed = int(getattr(status, "NumberOfFailedSuboperations", 0) or 0)
+                if code == -1 and not cancelled[0]:  # no final response: the link went down
+                    raise RetrieveError(
+                        f"retrieval from {n.name} was cut off after {received[0]} of "
+                        f"{expected or '?'} instances"
+                    )
                 if code not in (0x0000, 0xB000) and not cancelled[0]:
                     self._check_alive(assoc, "the retrieval")
                     raise RetrieveError(f"PACS {n.name} refused the retrieval (status 0x{code:04X})")
