@@ -13,16 +13,6 @@ from radvoice.pacs.retrieve import lookup_series
 pytestmark = [pytest.mark.realct, pytest.mark.slow]
 
 
-def _heatmap(volume, label, models):
-    """The shipped heat map when this build has it, else a deterministic map on the same grid."""
-    try:
-        from radvoice.nn.heatmap import heatmap
-    except ImportError:
-        hu = volume.array.astype(np.float32)
-        return np.clip((hu + 1000.0) / 1400.0, 0.0, 1.0).astype(np.float32)
-    return heatmap(volume, label, models=models)
-
-
 @pytest.mark.parametrize("protocol", ["dimse", "web"])
 def test_find_by_patient_id(orthanc, pacs_studies, protocol):
     client = connect(orthanc.node(), protocol)
@@ -54,6 +44,7 @@ def test_retrieve_classify_store_back(orthanc, pacs_studies, tmp_path):
     from radvoice.export import FindingsReport, export_results, load_source_series
     from radvoice.export.pmap import read_parametric_map
     from radvoice.imaging import read_volume
+    from radvoice.nn.heatmap import heatmap
     from radvoice.nn.pipeline import RadVoiceModels
 
     client = connect(orthanc.node(), "dimse")
@@ -79,7 +70,7 @@ def test_retrieve_classify_store_back(orthanc, pacs_studies, tmp_path):
     report = FindingsReport.from_classify(result)
     label = result["query"]["label"]
     sources = load_source_series(got.path)
-    maps = {label: _heatmap(volume, label, models)}
+    maps = {label: heatmap(volume, label, models=models)}
     files = export_results(tmp_path / "out", report, sources, maps, volume=volume)
     for path in [files.sr, *files.maps.values()]:
         assert dciodvfy_errors(path) == [], path.name
