@@ -64,26 +64,26 @@ def test_cli_errors_are_one_line(orthanc, nodes_file, capsys):
 
 
 def test_export_and_store_back(orthanc, pacs_studies, nodes_file, tmp_path, capsys):
-    """``radvoice export`` on lung1 from the PACS: SR + heat map written and stored by STOW."""
+    """``radvoice export`` on lung1 from the PACS: the SR written and stored by STOW-RS (the
+    parametric map path is covered end to end in test_pacs_orthanc)."""
     from pacs_support import dciodvfy_errors
 
     code, out, _ = _run(capsys, "pacs", "get", "lab", "--nodes", nodes_file, "--study-uid",
                         pacs_studies.lung1_study, "--series-uid", pacs_studies.lung1_series,
                         "--cache", str(tmp_path / "cache"), "--json", "--quiet")  # fmt: skip
     folder = json.loads(out)["path"]
-    code, out, err = _run(capsys, "export", folder, "--out", str(tmp_path / "out"), "--heatmap",
-                          "Emphysema", "--store", "lab", "--nodes", nodes_file, "--protocol", "web",
-                          "--json")  # fmt: skip
+    code, out, err = _run(capsys, "export", folder, "--out", str(tmp_path / "out"), "--store",
+                          "lab", "--nodes", nodes_file, "--protocol", "web", "--json")  # fmt: skip
     assert code == 0, err
     result = json.loads(out)
     names = sorted(p.rsplit("/", 1)[-1] for p in result["files"])
-    assert names == ["findings.json", "findings.png", "findings_sr.dcm", "heatmap_emphysema.dcm"]
-    assert result["stored"] == 2
+    assert names == ["findings.json", "findings.png", "findings_sr.dcm"]
+    assert result["stored"] == 1
     assert dciodvfy_errors(tmp_path / "out" / "findings_sr.dcm") == []
     code, out, _ = _run(capsys, "pacs", "find", "lab", "--nodes", nodes_file, "--study-uid",
                         pacs_studies.lung1_study, "--series", "--json")  # fmt: skip
     modalities = sorted(s["modality"] for s in json.loads(out)[0]["series"])
-    assert "SR" in modalities and len(modalities) == 3
+    assert modalities == ["CT", "SR"]
 
 
 def test_library_add_from_pacs_is_resumable(orthanc, pacs_studies, nodes_file, tmp_path, capsys):
