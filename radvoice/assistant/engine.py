@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.assistant.intent import (
     TYPED_WORDS_PER_SECOND,
     Intent,
@@ -42,6 +41,7 @@ from radvoice.assistant.speech import (
     open_speech_stream,
     question_probability,
 )
+from radvoice.components.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 

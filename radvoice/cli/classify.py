@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import numpy as np
-
 
 class _QueryAction(argparse.Action):
     """Keep ``--audio`` and ``--text`` in one list, in command-line order."""
@@ -123,8 +121,7 @@ def write_heatmaps(models: Any, volume: Any, result: dict[str, Any], folder: str
     of the called findings when nothing was asked; returns the written paths."""
     from pathlib import Path
 
-    from radvoice.imaging.itk_io import write_volume
-    from radvoice.imaging.volume import Volume
+    from radvoice.imaging.itk_io import write_map
 
     answers = [result["query"]] if "query" in result else result.get("queries", [])
     names = list(dict.fromkeys(a["label"] for a in answers if "label" in a))
@@ -134,15 +131,8 @@ def write_heatmaps(models: Any, volume: Any, result: dict[str, Any], folder: str
     stem = _stem(result)
     written = []
     for name in names:
-        hm = models.heatmap(volume, name)
-        vol = Volume(
-            array=hm.astype(np.float32),
-            spacing=volume.spacing,
-            origin=volume.origin,
-            direction=volume.direction,
-        )
         path = out_dir / f"{stem}_{name.lower().replace(' ', '_')}.nii.gz"
-        write_volume(vol, path)
+        write_map(models.heatmap(volume, name), volume, path)
         written.append(str(path))
     return written
 

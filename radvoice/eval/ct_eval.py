@@ -323,3 +323,55 @@ def ct_markdown(result: dict[str, Any]) -> str:
                 cells.append("–")
         body += f"| {label} | " + " | ".join(cells) + " |\n"
     return head + body
+
+
+def spoken_prompt_gap(
+    teacher_models, test: list[CTCase], students: dict[str, Path], cache: Path, n_voices: int = 2
+) -> dict[str, Any]:
+    """Zero-shot AUROC on ``test`` with the prompts typed (the text teacher) and spoken by
+    voices of the held-out engines, embedded by each speech model in ``students`` (e.g. ``kd``
+    and ``no_kd``); gap recovery = (KD − no-KD) / (text − no-KD)."""
+    import torch
+    import torch.nn.functional as F
+
+    from radvoice.data.speech_splits import make_split_plan
+    from radvoice.data.tts import synthesize
+    from radvoice.nn.speech_student import SpeechStudent
+    from radvoice.nn.zeroshot import prompt_texts, zero_shot_probabilities
+
+    bundle = teacher_models._teacher()
+    scale = float(bundle.clip.logit_scale.detach())
+    ct = torch.from_numpy(np.stack([teacher_models.embed_volume(c.volume()) for c in test]))
+    ct = F.normalize(ct.float(), dim=-1)
+    labels = np.stack([c.labels for c in test])
+    known = np.stack([c.known for c in test])
+    texts = prompt_texts()
+    plan = make_split_plan()
+    voices = plan.voices("test_unseen_engine")[:n_voices]
+    folder = Path(cache) / "spoken_prompts"
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = []
+    for v in voices:
+        for i, t in enumerate(texts):
+            path = folder / f"{v.engine}_{v.speaker}_{i:03d}.npy"
+            if not path.is_file():
+                np.save(path, synthesize(t, v))
+            audio.append(np.load(path))
+
+    def auc(prompts: torch.Tensor) -> float:
+        from radvoice.eval.metrics import macro_auroc
+
+        probs = zero_shot_probabilities(ct, prompts, scale).numpy()
+        return macro_auroc(labels, probs, known)
+
+    out = {"voices": [f"{v.engine}:{v.speaker}" for v in voices], "text": auc(bundle.prompts)}
+    for name, folder_s in students.items():
+        student = SpeechStudent.load(Path(folder_s), device="cpu")
+        emb = torch.stack([torch.as_tensor(student.embed_audio(a)) for a in audio]).float()
+        emb = F.normalize(emb, dim=-1).reshape(len(voices), len(PATHOLOGIES), -1, 2, emb.shape[-1])
+        prompts = F.normalize(emb.mean(dim=(0, 2)), dim=-1)  # (18, 2, D)
+        out[name] = auc(prompts)
+    if "kd" in out and "no_kd" in out:
+        gap = out["text"] - out["no_kd"]
+        out["gap_recovery"] = (out["kd"] - out["no_kd"]) / gap if gap > 0 else float("nan")
+    return out

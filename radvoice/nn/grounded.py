@@ -131,7 +131,9 @@ class GroundedCTEncoder(nn.Module):
         dense = self.dense_head(self.smooth(p))
         logits = self.pool_logits(dense)
         top = F.gelu(self.final_norm(feats[-1])).flatten(2)
-        pooled = torch.cat([top.mean(dim=2), top.amax(dim=2), logits], dim=1)
+        # the embedding reads the grounded logits but does not train them: the shared-space
+        # objectives shape the projection, only the masks and labels shape the heat maps
+        pooled = torch.cat([top.mean(dim=2), top.amax(dim=2), logits.detach()], dim=1)
         return GroundedOutput(self.head(self.dropout(pooled)), logits, dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

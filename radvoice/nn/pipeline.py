@@ -50,7 +50,10 @@ class RadVoiceModels:
 
                 if not self.teacher_dir.is_dir():
                     raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
-                self._bundle = load_teacher(self.teacher_dir, with_text=True, device=self.device)
+                with torch.inference_mode(False):  # weights usable by autograd (Grad-CAM)
+                    self._bundle = load_teacher(
+                        self.teacher_dir, with_text=True, device=self.device
+                    )
             return self._bundle
 
     def _speech(self):
@@ -100,9 +103,9 @@ class RadVoiceModels:
     def heatmap(self, volume: Volume, pathology: str) -> np.ndarray:
         """Where the CT model sees ``pathology``: float32 in ``volume.array``'s shape, [0, 1]
         (the dense head of a grounded encoder; Grad-CAM for an encoder without one)."""
+        from radvoice.nn.attribution import gradcam_grid, pathology_index
         from radvoice.nn.grid import resample_to_grid
         from radvoice.nn.grid_maps import grid_to_volume
-        from radvoice.nn.heatmap import gradcam_grid, pathology_index
 
         index = pathology_index(pathology)
         bundle = self._teacher()

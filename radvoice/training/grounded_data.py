@@ -193,12 +193,14 @@ def prefill(
     ctx = mp.get_context("spawn")
     done = 0
     initargs = (str(folder), grid, mix, factors)
-    with ctx.Pool(workers, initializer=_init, initargs=initargs) as pool:
-        with open(folder / INDEX_NAME, "a", encoding="utf-8") as fh:
-            for row in pool.imap_unordered(_one, todo, chunksize=2):
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
-                done += 1
-                if done % 100 == 0:
-                    log.info(f"generated {done}/{len(todo)} grounded cases")
+    with (
+        ctx.Pool(workers, initializer=_init, initargs=initargs) as pool,
+        open(folder / INDEX_NAME, "a", encoding="utf-8") as fh,
+    ):
+        for row in pool.imap_unordered(_one, todo, chunksize=2):
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            done += 1
+            if done % 100 == 0:
+                log.info(f"generated {done}/{len(todo)} grounded cases")
     return done

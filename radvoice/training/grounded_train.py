@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radvoice.eval.metrics import auroc
+from radvoice.metrics import auroc
 from radvoice.nn.grounded import GroundedCTEncoder
 from radvoice.nn.zeroshot import zero_shot_probabilities
 from radvoice.training.grounded import Cases, GroundedRun, ReportEmbeddings, augment, lr_at
@@ -75,8 +75,11 @@ def evaluate(model, cases: Cases, teacher: Teacher, scale: float) -> dict[str, f
     return out
 
 
-def train(run: GroundedRun, data: Path, out: Path, teacher_dir: Path) -> Path:
-    """Train (or resume) into ``out``; returns the path of the last checkpoint."""
+def train(
+    run: GroundedRun, data: Path, out: Path, teacher_dir: Path, init: Path | None = None
+) -> Path:
+    """Train (or resume) into ``out``; returns the path of the last checkpoint. ``init``: a
+    checkpoint whose weights start a new run (its step and optimiser state are not kept)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(run.num_threads)
@@ -95,6 +98,11 @@ def train(run: GroundedRun, data: Path, out: Path, teacher_dir: Path) -> Path:
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
         log.info(f"resumed at step {step}")
+    elif init is not None:
+        state = torch.load(init, weights_only=True)
+        model.load_state_dict(state["model"])
+        log_scale.data.copy_(state["log_scale"])
+        log.info(f"weights from {init}")
     (out / "run.json").write_text(json.dumps(run.to_dict(), indent=2))
     cases = Cases(data, run)
     reports = ReportEmbeddings(out / "report_embeddings.npz", teacher.encode)
