@@ -78,7 +78,7 @@ def test_plain_json_and_png(series, report, tmp_path):
     assert files.sr is None and files.maps == {}
     data = json.loads(files.json.read_text())
     assert data["query"]["label"] == "Pleural effusion"
-    assert [f["label"] for f in data["findings"]][0] == PATHOLOGIES[-1]  # sorted by probability
+    assert data["findings"][0]["label"] == PATHOLOGIES[-1]  # sorted by probability
     assert sum(f["present"] for f in data["findings"]) == sum(map(report.present, PATHOLOGIES))
     from PIL import Image
 

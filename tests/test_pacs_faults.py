@@ -86,7 +86,7 @@ def test_timeout(orthanc, silent_server, protocol):
     url = f"http://127.0.0.1:{silent_server}/dicom-web"
     node = orthanc.node(port=silent_server, dicomweb_url=url, timeout_s=1.0)
     t0 = time.monotonic()
-    with pytest.raises(PacsConnectionError, match="did not answer|timed out"):
+    with pytest.raises(PacsConnectionError, match=r"did not answer|timed out"):
         connect(node, protocol).echo()
     assert time.monotonic() - t0 < 30  # gave up, did not hang
 
@@ -154,7 +154,7 @@ def test_retrieval_cut_off_half_way(tmp_path):
         node = PacsNode("cutter", ae_title="CUTTER", host="127.0.0.1", port=port, timeout_s=5)
         series = RemoteSeries("1.2.3.4", "1.2.3.4.5", modality="CT", n_instances=8)
         cache = SeriesCache(tmp_path / "cache")
-        with pytest.raises((RetrieveError, PacsConnectionError), match="cut off|dropped"):
+        with pytest.raises((RetrieveError, PacsConnectionError), match=r"cut off|dropped"):
             retrieve_series(connect(node), series, cache)
         _assert_cache_clean(cache, series)
     finally:

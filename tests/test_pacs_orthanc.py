@@ -98,7 +98,7 @@ def test_retrieve_classify_store_back(orthanc, pacs_studies, tmp_path):
     refs = {r.ReferencedSOPInstanceUID for r in
             sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence}  # fmt: skip
     assert refs == {str(ds.SOPInstanceUID) for ds in sources}
-    pm_series = [s for s in found.values() if s.modality not in ("CT", "SR")][0]
+    pm_series = next(s for s in found.values() if s.modality not in ("CT", "SR"))
     (tmp_path / "pm_back").mkdir()
     assert connect(orthanc.node(), "web").get_series(pm_series, tmp_path / "pm_back") == 1
     (pm_file,) = list((tmp_path / "pm_back").glob("*.dcm"))

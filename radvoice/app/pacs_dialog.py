@@ -59,6 +59,11 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     return t
 
 
+def _study_row(s: StudyInfo) -> tuple:
+    return (_fmt_date(s.study_date), s.patient_id, s.patient_name, s.description, s.modalities,
+            s.accession, s.n_instances)  # fmt: skip
+
+
 def _fill(table: QTableWidget, rows: list[tuple]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
@@ -341,11 +346,7 @@ class StudyBrowserDialog(QDialog):
 
     def _on_studies(self, studies: list[StudyInfo]) -> None:
         self.studies = sorted(studies, key=lambda s: (s.study_date, s.study_time), reverse=True)
-        rows = [
-            (_fmt_date(s.study_date), s.patient_id, s.patient_name, s.description, s.modalities,
-             s.accession, s.n_instances)  # fmt: skip
-            for s in self.studies
-        ]
+        rows = [_study_row(s) for s in self.studies]
         _fill(self.study_table, rows)
         _fill(self.series_table, [])
         _fill(self.prior_table, [])
@@ -378,7 +379,7 @@ class StudyBrowserDialog(QDialog):
         self._start("listing series and priors", work, self._on_series)
 
     def _on_series(self, result) -> None:
-        study, series, priors = result
+        _study, series, priors = result
         self.series = sorted(series, key=lambda s: (s.modality != "CT", s.number or 0))
         _fill(self.series_table, [(s.number, s.modality, s.description, s.n_instances)
                                   for s in self.series])  # fmt: skip
