@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pacs_support import orthanc, pacs_studies  # noqa: F401  (session fixtures: a private Orthanc)
 
 REPO = Path(__file__).resolve().parents[1]
 
