@@ -2,15 +2,13 @@
 
     python bench/library_first_run.py [--cases 16] [--repeats 5]
 
-Builds ``--cases`` demo cases twice with the shipped models into temp libraries, on a thread
-the way the app does, while the assistant engine answers a spoken 10 s report every few
-seconds (key release → answer, the same :class:`Assistant` and models). Old path: the build
-thread at the process's priority (the dialog's). New path: the build thread at niceness 10
-(:func:`radvoice.assistant.warmup.lower_thread_priority`, as the app's library tasks now run).
-Prints seconds per case, the projected time until the library is searchable with one page of
-priors (8 cases), with 100 cases, and complete (the default 500 + lung1/lung2, the time the
-old dialog made the user wait), and the key-release latency during each build against the
-latency with no build, all measured in this run.
+Builds ``--cases`` demo cases with the shipped models into a temp library, on a thread the way
+the app's background build does, while the assistant engine answers a spoken 10 s report
+every second (key release → answer, the same :class:`Assistant` and models). Prints seconds
+per case, the projected time until the library is searchable with one page of priors
+(8 cases), with 100 cases, and complete (the default 500 + lung1/lung2: what the old
+first-run dialog made the user wait for), and the key-release latency during the build
+against the latency with no build, all measured in this run.
 """
 
 from __future__ import annotations
@@ -31,16 +29,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 
-def build(models, n: int, low_priority: bool, out: dict) -> None:
+def build(models, n: int, out: dict) -> None:
     import torch
 
-    from radvoice.assistant.warmup import lower_thread_priority
     from radvoice.library import CaseLibrary
     from radvoice.library.demo import build_demo
 
     torch.set_num_threads(1)
-    if low_priority:
-        lower_thread_priority()
     lib = CaseLibrary(Path(tempfile.mkdtemp()), create=True)
     t0 = time.perf_counter()
     build_demo(lib, models, n_synthetic=n)

@@ -50,9 +50,6 @@ class LibraryTask(QThread):
         self.progress.emit(int(done), int(total), str(what))
 
     def run(self) -> None:  # noqa: D401 - QThread entry point
-        from radvoice.assistant.warmup import lower_thread_priority
-
-        lower_thread_priority()  # a long build must not slow the answers to the user
         try:
             self.done.emit(self._fn(self._report))
         except RadVoiceError as err:

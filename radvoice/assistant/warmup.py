@@ -3,8 +3,9 @@
 On a 2-core CPU the first findings waited for the whole teacher with its text encoder
 (transformers + MiniLM, seconds) and the first question for the speech student. The warm-up
 thread loads the CT teacher first, waits until the CT worker is idle (the open CT's findings
-come first), then the speech student (with a first-call warm-up pass), then — at a lower
-priority — the text encoder. Each part reports ``on_part(part, problem)`` ("" when loaded).
+come first), then the speech student (with a first-call warm-up pass), then the text encoder. (Not at a
+lower priority: a typed question waits on the text encoder's load, and under load a niced
+thread starved for minutes.) Each part reports ``on_part(part, problem)`` ("" when loaded).
 Only models with a ``preload(part)`` method (:class:`radvoice.nn.pipeline.RadVoiceModels`)
 are warmed up; the others load lazily as before.
 """
@@ -12,7 +13,6 @@ are warmed up; the others load lazily as before.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
@@ -21,7 +21,6 @@ from radvoice.errors import RadVoiceError
 log = logging.getLogger(__name__)
 PARTS = ("ct", "speech", "text")
 JOIN_TIMEOUT_S = 5.0
-LOW_PRIORITY_NICE = 10  # the text encoder is needed last (typed questions, library builds)
 
 
 class ModelWarmup:
@@ -69,8 +68,6 @@ class ModelWarmup:
                 return
             if part == "speech":
                 self._wait_ct_idle()
-            if part == "text":
-                lower_thread_priority()
             if self._stop.is_set():
                 return
             self.done[part] = self._load(part)
@@ -85,17 +82,3 @@ class ModelWarmup:
             log.exception("loading the %s model failed", part)
             return f"could not be loaded ({type(err).__name__})"
         return ""
-
-
-def lower_thread_priority() -> None:
-    """Lower the calling thread's scheduling priority to niceness 10 (Linux: niceness is per
-    thread); background work then leaves the CPU to the user's requests."""
-    if not hasattr(os, "setpriority"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), LOW_PRIORITY_NICE)
-        )
-    except OSError:
-        pass
