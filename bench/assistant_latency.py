@@ -37,8 +37,8 @@ def main() -> int:
     args = parser.parse_args()
     from test_assistant_support import FakeModels
 
-    from radvoice.app.state import FindingsState, PriorsState, TalkState
     from radvoice.assistant import Assistant
+    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.nn.registry import models_dir
     from radvoice.nn.speech_student import SpeechStudent
 

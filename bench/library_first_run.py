@@ -60,7 +60,7 @@ def main() -> int:
     import torch
     from speech_latency import utterance
 
-    from radvoice.app.state import FindingsState, PriorsState, TalkState
+    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.assistant import Assistant
     from radvoice.nn.pipeline import RadVoiceModels
 

@@ -73,7 +73,7 @@ def main() -> int:
     import test_models_shipped as shipped
     from speech_latency import utterance
 
-    from radvoice.app.state import FindingsState, PriorsState, TalkState
+    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.assistant import Assistant
     from radvoice.audio import load_audio
     from radvoice.data.synth import generate_case

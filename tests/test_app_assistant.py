@@ -14,7 +14,7 @@ import pytest
 from test_assistant_support import REPORTS, FakeModels, build_library, make_volume
 
 pytest.importorskip("PySide6")
-from radvoice.app.assistant.preload import preload_llvm_users  # noqa: E402
+from radvoice.app.assistant.preload import preload_llvm_users
 
 preload_llvm_users()  # at collection, before any render of the session (see preload.py)
 from PySide6.QtCore import QEvent, Qt  # noqa: E402
@@ -304,11 +304,13 @@ def test_push_to_talk_recorder_streams_into_the_assistant(make_window, qtbot, tm
     assert recorder.sync()
     qtbot.waitUntil(lambda: models.stream.n >= speech.size, timeout=10000)
     assert models.stream.finished_at is None  # encoded while the key is still held
-    with qtbot.waitSignal(talk.utterance_heard, timeout=10000) as heard:
-        with qtbot.waitSignal(bridge.answered, timeout=20000) as got:
-            win.commands.release("talk.push")
-            backend.stream.feed((3e-4 * rng.standard_normal(9600)).astype(np.float32))
-            assert recorder.sync()
+    with (
+        qtbot.waitSignal(talk.utterance_heard, timeout=10000) as heard,
+        qtbot.waitSignal(bridge.answered, timeout=20000) as got,
+    ):
+        win.commands.release("talk.push")
+        backend.stream.feed((3e-4 * rng.standard_normal(9600)).astype(np.float32))
+        assert recorder.sync()
     utterance = heard.args[0]
     assert models.stream.finished_at == utterance.audio.size  # every sample, streamed once
     assert models.stream.pushes > 10

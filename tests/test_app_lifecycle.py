@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QObject, QThread, QTimer  # noqa: E402
+from PySide6.QtCore import QObject, QThread, QTimer
 
 pytestmark = pytest.mark.gui
 
@@ -142,8 +142,10 @@ def test_screenshot_cli_writes_png_and_rejects_bad_input(qapp, tmp_path, small_v
 
     out = tmp_path / "shot.png"
     code = main(
-        ["screenshot", str(small_volume_file), "--out", str(out), "--size", "900x600"]
-        + ["--preset", "mediastinum", "--cursor", "20,24,8"]
+        [
+            *("screenshot", str(small_volume_file), "--out", str(out), "--size", "900x600"),
+            *("--preset", "mediastinum", "--cursor", "20,24,8"),
+        ]
     )
     assert code == 0
     image = QImage(str(out))

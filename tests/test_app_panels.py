@@ -7,9 +7,10 @@ import threading
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt
 
-from radvoice.app.state import (  # noqa: E402
+from radvoice.commands import Command, CommandRegistry
+from radvoice.components.state import (
     NO_MODEL_STATUS,
     FindingsState,
     PriorResult,
@@ -17,7 +18,6 @@ from radvoice.app.state import (  # noqa: E402
     TalkPhase,
     TalkState,
 )
-from radvoice.commands import Command, CommandRegistry  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

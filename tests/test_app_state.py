@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from radvoice.app.events import EventEmitter
-from radvoice.app.orientation import OrientedVolume
-from radvoice.app.state import (
+from radvoice.components.events import EventEmitter
+from radvoice.components.orientation import OrientedVolume
+from radvoice.components.state import (
     NO_MODEL_STATUS,
     WINDOW_PRESETS,
     FindingsState,
@@ -38,11 +38,28 @@ def test_state_module_imports_no_qt():
     import subprocess
 
     code = (
-        "import sys, radvoice.app.state, radvoice.commands, radvoice.app.orientation;"
+        "import sys, radvoice.components.state, radvoice.commands, radvoice.components.orientation,"
+        " radvoice.app.state, radvoice.app.events, radvoice.app.orientation;"
         "print(any(m.startswith(('PySide6','vtkmodules')) for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_old_app_module_names_are_the_moved_modules():
+    import radvoice.app.events
+    import radvoice.app.orientation
+    import radvoice.app.state
+    import radvoice.components.events
+    import radvoice.components.orientation
+    import radvoice.components.state
+
+    assert radvoice.app.state is radvoice.components.state
+    assert radvoice.app.events is radvoice.components.events
+    assert radvoice.app.orientation is radvoice.components.orientation
+    from radvoice.app.state import TalkState as Old
+
+    assert Old is TalkState
 
 
 def test_viewer_cursor_events_clamp_and_lps():

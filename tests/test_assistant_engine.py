@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from test_assistant_support import REPORTS, FakeModels, build_library, make_volume
 
-from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.assistant import (
     Assistant,
     AssistantConfig,
@@ -21,6 +20,7 @@ from radvoice.assistant import (
     load_default_models,
 )
 from radvoice.assistant.speech import BufferedStream
+from radvoice.components.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 from radvoice.labels import PATHOLOGIES
 

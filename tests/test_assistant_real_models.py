@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radvoice.app.state import FindingsState, PriorsState, TalkState
 from radvoice.assistant import Assistant, load_default_models
+from radvoice.components.state import FindingsState, PriorsState, TalkState
 from radvoice.labels import PATHOLOGIES
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import time
 import pytest
 from test_assistant_support import FakeModels, make_volume
 
-from radvoice.app.state import FindingsState, PriorsState, TalkState
+from radvoice.components.state import FindingsState, PriorsState, TalkState
 from radvoice.assistant import Assistant
 from radvoice.assistant.engine import SPEECH_LOADING, SPEECH_READY
 from radvoice.errors import RadVoiceError
@@ -88,7 +88,7 @@ def test_models_without_preload_load_lazily_and_keep_their_message() -> None:
 
 @pytest.mark.parametrize("first", [False, True])
 def test_event_listeners_can_go_first(first: bool) -> None:
-    from radvoice.app.events import EventEmitter
+    from radvoice.components.events import EventEmitter
 
     calls: list[str] = []
     emitter = EventEmitter("volume")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from audio_support import (  # noqa: E402
+from audio_support import (
     FakeBackend,
     PulseServer,
     PulseUnavailable,
@@ -23,12 +23,12 @@ from audio_support import (  # noqa: E402
     pulse_environment,
     skip_or_fail,
 )
-from PySide6.QtCore import QEvent, Qt  # noqa: E402
-from PySide6.QtGui import QKeyEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
 
-from radvoice.app.state import TalkPhase  # noqa: E402
-from radvoice.audio import PushToTalkRecorder, RecorderConfig, Utterance  # noqa: E402
+from radvoice.audio import PushToTalkRecorder, RecorderConfig, Utterance
+from radvoice.components.state import TalkPhase
 
 pytestmark = [pytest.mark.gui, pytest.mark.audio]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, roc_auc_score
 
-from radvoice.eval.metrics import (
+from radvoice.metrics import (
     MetricError,
     auroc,
     binary_metrics,
@@ -86,7 +86,7 @@ def test_paired_bootstrap_tells_a_real_gain_from_none() -> None:
 
 
 def test_macro_auroc_known_mask_and_shared_bootstrap_resamples() -> None:
-    from radvoice.eval.metrics import bootstrap_macro_aurocs
+    from radvoice.metrics import bootstrap_macro_aurocs
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, (60, 3))
@@ -105,3 +105,10 @@ def test_macro_auroc_known_mask_and_shared_bootstrap_resamples() -> None:
     assert draws.shape == (50, 3)
     np.testing.assert_allclose(draws[:, 0], draws[:, 1])  # same resample for every system
     assert (draws[:, 0] > 0.5).all() and (draws[:, 2] < 0.5).all()
+
+
+def test_old_module_name_is_the_moved_module():
+    import radvoice.eval.metrics
+    import radvoice.metrics
+
+    assert radvoice.eval.metrics is radvoice.metrics

@@ -181,7 +181,7 @@ def test_gap_recovery_interval_brackets_the_estimate_or_says_undefined() -> None
     nokd = rng.normal(0, 1, y.shape)  # chance
     kd = y + rng.normal(0, 0.7, y.shape)
     ci = gap_recovery_interval(cases, [text, nokd, kd], n_boot=100)
-    from radvoice.eval.metrics import macro_auroc
+    from radvoice.metrics import macro_auroc
 
     point = gap_recovery(*(macro_auroc(y, p) for p in (text, nokd, kd)))
     assert ci["undefined"] == 0.0 and ci["low"] < point < ci["high"] < 1.0

@@ -81,7 +81,7 @@ def test_info_phi_and_series_choice(dicom_dir: Path, capsys: pytest.CaptureFixtu
         (lambda p: (p / "a.txt").write_text("x") and p / "a.txt", "unsupported file type"),
         (lambda p: (p / "e").mkdir() or p / "e", "empty"),
         (
-            lambda p: (p / "t").mkdir() or (p / "t" / "r.txt").write_text("x") and p / "t",
+            lambda p: (p / "t").mkdir() or ((p / "t" / "r.txt").write_text("x") and p / "t"),
             "no DICOM",
         ),
         (

@@ -139,7 +139,7 @@ def test_two_series_discovered_and_each_readable(crop: Volume, tmp_path: Path) -
     largest = read_volume(tmp_path)
     _assert_same(crop, largest)
     assert any("2 series" in w and "1.2.3.2" in w for w in largest.warnings)
-    with pytest.raises(SeriesNotFoundError, match="1.2.3.1"):
+    with pytest.raises(SeriesNotFoundError, match=r"1\.2\.3\.1"):
         read_volume(tmp_path, series_uid="9.9.9")
 
 
@@ -273,7 +273,7 @@ def test_empty_and_text_only_folders(tmp_path: Path) -> None:
     with pytest.raises(NoImageError):
         discover(text)
     (text / "scan.nii.gz").write_bytes(b"x")
-    with pytest.raises(NoImageError, match="scan.nii.gz: open that file instead"):
+    with pytest.raises(NoImageError, match=r"scan\.nii\.gz: open that file instead"):
         read_volume(text)
 
 

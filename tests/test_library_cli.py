@@ -99,7 +99,7 @@ def test_search_by_volume_and_audio(tmp_path, volumes, test_models, capsys):
 
 def test_environment_variable_and_option_choose_the_library(tmp_path, volumes, test_models,
                                                              monkeypatch, capsys):  # fmt: skip
-    folder, reports = volumes
+    folder, _reports = volumes
     env_lib, opt_lib = tmp_path / "env_lib", tmp_path / "opt_lib"
     monkeypatch.setenv(ENV_VAR, str(env_lib))
     assert resolve_library_dir() == env_lib and resolve_library_dir(opt_lib) == opt_lib

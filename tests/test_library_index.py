@@ -52,7 +52,7 @@ def test_search_by_volume_is_exact_in_ct_space(filled):
 
 
 def test_new_cases_are_added_without_rebuild(filled):
-    lib, ids, messages = filled
+    lib, _ids, messages = filled
     assert lib.index("ct").ntotal == 24
     built = VectorIndex.load(index_path(lib.directory, "ct")).header
     more = _fill(lib, range(24, 30))
@@ -134,7 +134,7 @@ def test_large_index_kinds_find_stored_vectors(tmp_path, kind):
     exact = x @ x[:50].T
     hits = 0
     for i in range(50):
-        scores, found = loaded.search(x[i], 10)
+        _scores, found = loaded.search(x[i], 10)
         hits += len(set(found.tolist()) & set((np.argsort(-exact[:, i])[:10] + 1).tolist()))
     assert hits / 500 >= 0.9
     assert not list(tmp_path.glob(".*.tmp"))

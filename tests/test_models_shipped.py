@@ -7,7 +7,7 @@ pathology, in phrasings no model trains on, spoken by the held-out engines piper
 (tests/fixtures/shipped_eval, ``make_queries.py``). Text (typed prompts) and speech (spoken
 prompts through the shipped student) macro AUROC, spoken prompt → pathology and spoken query →
 pathology top-1 must stay above floors set from the values measured when the models were shipped,
-minus a margin (docs/notes/student-eval.md; ``record.py`` re-records). Budget: ≈ 95 s on a busy
+minus a margin (docs/history/notes/student-eval.md; ``record.py`` re-records). Budget: ≈ 95 s on a busy
 2-core CPU (40 cases ≈ 1 s each to generate and embed).
 """
 
@@ -101,7 +101,7 @@ def test_students_are_pinned_to_the_shipped_teacher(tmp_path: Path) -> None:
 
 
 def _macro_auroc(labels: np.ndarray, probs: np.ndarray) -> float:
-    from radvoice.eval.metrics import classification_report
+    from radvoice.metrics import classification_report
 
     return classification_report(labels, probs, names=list(PATHOLOGIES))["macro"]["auroc"]
 

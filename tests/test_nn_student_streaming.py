@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_windows_cover_every_sample_once_with_left_context() -> None:
         windows = plan_windows(n, CHUNKS)
         chunks = [(w.chunk_start, w.end) for w in windows]
         assert chunks[0][0] == 0
-        for (_, end), (start, _) in zip(chunks, chunks[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(chunks):
             assert start == end  # contiguous
         assert n - chunks[-1][1] < SAMPLES_PER_FRAME  # a sub-frame tail may be dropped
         for w in windows:

@@ -72,7 +72,7 @@ def test_long_reports_are_read_whole_in_chunks(teacher: TextTeacher) -> None:
     expected = (per_chunk * counts[:, None]).sum(0) / counts.sum()
     assert torch.allclose(teacher.backbone_features([report])[0], expected, atol=1e-5)
     # the last sentence matters (it would be cut off by plain truncation at 256 tokens)
-    other = " ".join(sentences[:-1] + ["Massive pleural effusion on the left."])
+    other = " ".join([*sentences[:-1], "Massive pleural effusion on the left."])
     assert not torch.allclose(
         teacher.backbone_features([report]), teacher.backbone_features([other])
     )

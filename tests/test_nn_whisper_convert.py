@@ -147,7 +147,7 @@ def test_malformed_model_bin_is_a_clear_error(tmp_path) -> None:
     bad.write_bytes(good)
     with pytest.raises(CT2FormatError, match="ends early"):
         read_ct2_model([bad])
-    with pytest.raises(CT2FormatError, match="no model.bin"):
+    with pytest.raises(CT2FormatError, match=r"no model\.bin"):
         model_bin_parts(tmp_path / "nothing-here")
 
 

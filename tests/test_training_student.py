@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from radvoice.cli.main import main as cli_main
+from radvoice.eval.student_dev import dev_zero_shot
 from radvoice.nn.speech_student import SpeechStudent
 from radvoice.training.cases import assign_splits
 from radvoice.training.config import load_config
@@ -74,6 +75,7 @@ def _run(
         cache_dir=out.parent / "cache",
         models_root=models_root,
         progress=False,
+        dev_eval=dev_zero_shot,
         **kw,
     )
 

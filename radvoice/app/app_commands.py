@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from radvoice.app.settings import MAX_RECENT
-from radvoice.app.state import (
+from radvoice.commands import Command, CommandRegistry
+from radvoice.components.state import (
     RENDER_PRESET_TITLES,
     RENDER_PRESETS,
     WINDOW_PRESET_TITLES,
 )
-from radvoice.commands import Command, CommandRegistry
 
 if TYPE_CHECKING:
     from radvoice.app.main_window import MainWindow

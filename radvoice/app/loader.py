@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 
 from radvoice import imaging
-from radvoice.app.orientation import OrientedVolume
+from radvoice.components.orientation import OrientedVolume
 from radvoice.errors import RadVoiceError
 
 log = logging.getLogger(__name__)

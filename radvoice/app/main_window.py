@@ -34,7 +34,6 @@ from radvoice.app.app_commands import (
 )
 from radvoice.app.capture import grab_composite
 from radvoice.app.loader import LoadThread
-from radvoice.app.orientation import SLICE_VIEWS, OrientedVolume
 from radvoice.app.panels.findings import FindingsPanel
 from radvoice.app.panels.priors import PriorsPanel
 from radvoice.app.panels.talk import TalkPanel
@@ -42,7 +41,11 @@ from radvoice.app.series_dialog import SeriesDialog
 from radvoice.app.settings import make_settings, push_recent, read_bool, read_list
 from radvoice.app.shortcuts_dialog import ShortcutsDialog
 from radvoice.app.slice_view import SliceView
-from radvoice.app.state import (
+from radvoice.app.volume_view import DEFAULT_MAX_DIM, VolumeView
+from radvoice.app.vtk_support import image_data_from_array
+from radvoice.commands import CommandRegistry
+from radvoice.components.orientation import SLICE_VIEWS, OrientedVolume
+from radvoice.components.state import (
     RENDER_PRESETS,
     WINDOW_PRESETS,
     FindingsState,
@@ -50,9 +53,6 @@ from radvoice.app.state import (
     TalkState,
     ViewerState,
 )
-from radvoice.app.volume_view import DEFAULT_MAX_DIM, VolumeView
-from radvoice.app.vtk_support import image_data_from_array
-from radvoice.commands import CommandRegistry
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 

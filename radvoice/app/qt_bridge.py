@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from radvoice.app.events import EventEmitter
+from radvoice.components.events import EventEmitter
 
 
 class GuiListener(QObject):

@@ -34,7 +34,7 @@ class SeriesDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for row, s in enumerate(series):
-            n, rows, cols = s.shape
+            _n, rows, cols = s.shape
             for col, text in enumerate(
                 (s.description or "(no description)", s.modality, str(s.n_slices), f"{cols}x{rows}")
             ):

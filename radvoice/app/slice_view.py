@@ -18,10 +18,10 @@ from vtkmodules.vtkFiltersSources import vtkLineSource
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer
 
-from radvoice.app.orientation import VIEW_GEOMETRY, OrientedVolume
 from radvoice.app.overlay_text import OverlayText
-from radvoice.app.state import ViewerState
 from radvoice.app.vtk_support import QVTKRenderWindowInteractor, capture_rgb, release_view
+from radvoice.components.orientation import VIEW_GEOMETRY, OrientedVolume
+from radvoice.components.state import ViewerState
 
 VIEW_COLORS: dict[str, tuple[float, float, float]] = {
     "axial": (0.95, 0.33, 0.30),

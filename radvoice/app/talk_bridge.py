@@ -3,7 +3,7 @@
 * ``talk.push`` press/release (keyboard, the panel's button, a PowerMic/SpeechMike record
   button) drive :class:`radvoice.audio.PushToTalkRecorder`.
 * Recorder events arrive on its capture thread; queued Qt signals bring them to the GUI thread,
-  where they update :class:`radvoice.app.state.TalkState`: phase, a live level (25 Hz while
+  where they update :class:`radvoice.components.state.TalkState`: phase, a live level (25 Hz while
   listening), elapsed time and the confirmation ("heard 4.2 s", "nothing heard",
   "microphone unavailable: ...").
 * Utterances with speech are emitted by :attr:`TalkBridge.utterance_heard` for the speech model.
@@ -17,10 +17,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from radvoice.app.state import SILENCE_DBFS, TalkPhase, TalkState
 from radvoice.audio import PushToTalkRecorder, RecorderState, TalkMode, Utterance
 from radvoice.audio.levels import Level
 from radvoice.commands import Command, CommandRegistry
+from radvoice.components.state import SILENCE_DBFS, TalkPhase, TalkState
 from radvoice.devices import CommandEvent, DictationMicPoller
 from radvoice.errors import RadVoiceError
 

@@ -22,11 +22,9 @@ from vtkmodules.vtkRenderingCore import (
 from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
-from radvoice.app.orientation import OrientedVolume
 from radvoice.app.overlay_text import OverlayText
 from radvoice.app.render_presets import PRESETS
 from radvoice.app.slice_view import BACKGROUND, VIEW_COLORS, VIEW_TITLES
-from radvoice.app.state import RENDER_PRESET_TITLES, ViewerState
 from radvoice.app.vtk_support import (
     QVTKRenderWindowInteractor,
     capture_rgb,
@@ -34,6 +32,8 @@ from radvoice.app.vtk_support import (
     is_software_renderer,
     release_view,
 )
+from radvoice.components.orientation import OrientedVolume
+from radvoice.components.state import RENDER_PRESET_TITLES, ViewerState
 
 DEFAULT_MAX_DIM = 256
 

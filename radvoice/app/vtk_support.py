@@ -8,10 +8,10 @@ from PySide6.QtCore import QEvent
 
 vtkmodules.qt.PyQtImpl = "PySide6"  # must precede the QVTKRenderWindowInteractor import
 
-import vtkmodules.vtkInteractionStyle  # noqa: E402,F401 - registers interactor styles
-import vtkmodules.vtkRenderingFreeType  # noqa: E402,F401 - text actors
-import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401 - the OpenGL back end
-import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: E402,F401 - volume mappers
+import vtkmodules.vtkInteractionStyle  # noqa: E402 - registers interactor styles
+import vtkmodules.vtkRenderingFreeType  # noqa: E402 - text actors
+import vtkmodules.vtkRenderingOpenGL2  # noqa: E402 - the OpenGL back end
+import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: E402 - volume mappers
 from vtkmodules.qt.QVTKRenderWindowInteractor import (  # noqa: E402
     QVTKRenderWindowInteractor as _QVTKBase,
 )
@@ -35,9 +35,9 @@ _INPUT_EVENTS = {
 __all__ = [
     "QVTKRenderWindowInteractor",
     "capture_rgb",
+    "gl_renderer_name",
     "image_data_from_array",
     "is_software_renderer",
-    "gl_renderer_name",
 ]
 
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radvoice.app.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.assistant.intent import (
     TYPED_WORDS_PER_SECOND,
     Intent,
@@ -46,6 +45,7 @@ from radvoice.assistant.speech import (
     question_probability,
 )
 from radvoice.assistant.warmup import ModelWarmup
+from radvoice.components.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 
@@ -109,6 +109,7 @@ class Assistant:
         self._volume: Volume | None = None
         self._embedding: np.ndarray | None = None
         self._probs: dict[str, float] | None = None
+        self._out_of_domain = ""  # why the open volume gets no findings (not a chest CT...)
         self._thresholds: dict[str, float] = {}
         self._queried: str | None = None
         self._also: tuple[str, ...] = ()  # near-tie alternatives of the queried label
@@ -268,6 +269,7 @@ class Assistant:
             self._gen += 1
             gen = self._gen
             self._volume, self._embedding, self._probs = volume, None, None
+            self._out_of_domain = ""
             if not self._pending_query:  # a question asked before any answer waits for one
                 self._queried, self._also = None, ()
         if volume is None:
@@ -292,6 +294,7 @@ class Assistant:
         t0 = time.perf_counter()
         try:
             embedding = np.asarray(models.embed_volume(volume), dtype=np.float32)
+            domain = models.domain(volume, embedding) if hasattr(models, "domain") else None
             probs = models.zero_shot(embedding)
             thresholds = models.thresholds
         except RadVoiceError as err:
@@ -299,6 +302,14 @@ class Assistant:
                 self.findings.clear(f"No findings for this CT — {str(err).splitlines()[0]}")
             return
         elapsed = time.perf_counter() - t0
+        if domain is not None and not domain.ok:
+            with self._lock:
+                if not self._current(gen):
+                    return
+                self._embedding, self._out_of_domain = embedding, domain.message
+            log.info("no findings for %s: %s", volume.describe(), domain.message)
+            self.findings.clear(f"No findings called — {domain.message}")
+            return
         with self._lock:
             if not self._current(gen):
                 return
@@ -430,6 +441,9 @@ class Assistant:
             self._also = tuple(label for label, _ in intent.alternatives)
             probs = self._probs
             self._pending_query = probs is None
+        if probs is None and self._out_of_domain:
+            self._say(f"Asked about {intent.label} — {self._out_of_domain}")
+            return
         if probs is None:
             waiting = "open a CT" if self._volume is None else "the CT is being analysed"
             self.findings.set_status(f"Asked about {intent.label} — {waiting}")

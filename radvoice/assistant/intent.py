@@ -19,24 +19,30 @@ import numpy as np
 
 from radvoice.assistant.models import AssistantModels
 from radvoice.labels import PATHOLOGIES
-from radvoice.nn.query_rank import QUERY_TIE_MARGIN, rank_query
+from radvoice.nn.intent_rules import (  # the rule's numbers live below the assistant
+    QUESTION_WORDS,
+    TYPED_WORDS_PER_SECOND,
+    IntentRules,
+    asks,
+    text_question_probability,
+)
+from radvoice.nn.query_rank import rank_query
+
+__all__ = [
+    "QUESTION_WORDS",
+    "TYPED_WORDS_PER_SECOND",
+    "Intent",
+    "IntentKind",
+    "IntentRules",
+    "asks",
+    "classify_intent",
+    "text_question_probability",
+]
 
 
 class IntentKind(StrEnum):
     QUERY = "query"
     REPORT = "report"
-
-
-@dataclass(frozen=True)
-class IntentRules:
-    """A query: best cosine ≥ ``query_threshold``, at most ``max_query_seconds`` and, when the
-    speech model gives one, question probability ≥ ``question_threshold``; other pathologies
-    within ``tie_margin`` of the best cosine are its alternatives."""
-
-    query_threshold: float = 0.5
-    max_query_seconds: float = 6.0
-    tie_margin: float = QUERY_TIE_MARGIN
-    question_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,37 +74,3 @@ def classify_intent(
     if not asks(score, duration_s, 1.0 if q is None else q, rules):
         return Intent(IntentKind.REPORT, label, score, question_probability=q)
     return Intent(IntentKind.QUERY, label, score, tuple(near), q)
-
-
-def asks(score, duration_s, question_probability, rules: IntentRules):
-    """The rule itself, on numbers or numpy arrays: best query cosine, length and the question
-    head's probability (1.0 when there is no head) all say "question"."""
-    return (
-        (score >= rules.query_threshold)
-        & (duration_s <= rules.max_query_seconds)
-        & (question_probability >= rules.question_threshold)
-    )
-
-
-TYPED_WORDS_PER_SECOND = 2.5
-"""How long typed text counts as spoken (about 150 words per minute), for the length limit."""
-
-
-QUESTION_WORDS = frozenset(
-    "is are was were does do did has have any can could should would will what which where "
-    "how why who whether "
-    # requests, as radiologists ask: "rule out a pneumothorax", "check for nodules"
-    "evaluate check rule show look find assess exclude search screen tell".split()
-)
-
-
-def text_question_probability(text: str) -> float:
-    """Typed text is a question when it ends with "?", opens with a question word or a request
-    ("is there an effusion", "any nodules", "rule out a hernia") or is one or two words (a
-    pathology looked up by name): 1.0; else 0.0 (a typed finding, "there is a small effusion").
-    """
-    words = text.strip().lower().split()
-    if not words:
-        return 0.0
-    asked = text.strip().endswith("?") or words[0] in QUESTION_WORDS or len(words) <= 2
-    return 1.0 if asked else 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from radvoice.app.state import PriorResult
+from radvoice.components.state import PriorResult
 from radvoice.library import CaseLibrary, SearchHit
 
 SNIPPET_CHARS = 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -129,10 +130,8 @@ class SoundDeviceBackend:
         """Re-initialise PortAudio so that its device list is current (no stream may be open)."""
         sd = self._sd()
         with self._lock:
-            try:
+            with contextlib.suppress(Exception):  # already terminated
                 sd._terminate()
-            except Exception:  # noqa: BLE001 - already terminated
-                pass
             try:
                 sd._initialize()
             except Exception as err:  # noqa: BLE001

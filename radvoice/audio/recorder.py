@@ -328,9 +328,13 @@ class PushToTalkRecorder:
                 self._finish(EndReason.CANCELLED)
         elif item is _Cmd.REOPEN:
             self._reopen(refresh=False)
-        elif isinstance(item, tuple) and item[0] is _Cmd.FINISHED:
-            if item[1] == self._generation and self._stream is not None:
-                self._device_lost("the microphone stream stopped")
+        elif (
+            isinstance(item, tuple)
+            and item[0] is _Cmd.FINISHED
+            and item[1] == self._generation
+            and self._stream is not None
+        ):
+            self._device_lost("the microphone stream stopped")
         return False
 
     # -- stream management

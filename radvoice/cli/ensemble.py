@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from radvoice.eval.student_dev import dev_zero_shot
     from radvoice.training.ensemble import build_ensemble
 
     info = build_ensemble(
@@ -30,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out),
         data=args.data,
         teacher_dir=Path(args.teacher) if args.teacher else None,
+        dev_eval=dev_zero_shot,
     )
     print(f"ensemble of {info['members']} heads written to {args.out}")
     if "val" in info:

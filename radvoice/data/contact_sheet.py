@@ -67,7 +67,7 @@ def render_sheet(
             extra = {"real_background": bg, "allow_heldout_background": True}
         case = generate_case(seed, c, shape=shape, spacing=spacing, labels=labels, **extra)
         arr = case.volume.array.astype(np.float32)
-        sx, sy, sz = case.volume.spacing
+        sx, _sy, sz = case.volume.spacing
         mask = case.masks.get(label)
         if mask is not None and mask.any():
             k = int(np.argmax(mask.sum(axis=(1, 2))))

@@ -7,6 +7,7 @@ unplugged while a button is held gets a release event for it, so push-to-talk ne
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -165,10 +166,8 @@ class DictationMicPoller:
             return
         if notify:
             self._dispatch(dev, dev.decoder.release_all())
-        try:
+        with contextlib.suppress(Exception):
             dev.handle.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def _dispatch(self, dev: _Open, events: list[ButtonEvent]) -> None:
         for event in events:

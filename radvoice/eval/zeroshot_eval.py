@@ -40,14 +40,14 @@ from radvoice.eval.eval_sets import (
     noise_transform,
     transcripts,
 )
-from radvoice.eval.metrics import (
+from radvoice.labels import PATHOLOGIES
+from radvoice.metrics import (
     bootstrap_macro_aurocs,
     classification_report,
     label_jaccard_at_k,
     macro_mean,
     recall_at_k,
 )
-from radvoice.labels import PATHOLOGIES
 from radvoice.nn.losses import label_jaccard
 from radvoice.nn.query_rank import QUERY_TIE_MARGIN
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
@@ -431,11 +431,12 @@ def intent_routing(
     transform,
 ) -> dict[str, float]:
     """The share of each kind of utterance the app's intent rule takes for a question
-    (:func:`radvoice.assistant.intent.classify_intent`: best query cosine, length, and the
+    (:func:`radvoice.assistant.intent.classify_intent`, whose rule is
+    :func:`radvoice.nn.intent_rules.asks`: best query cosine, length, and the
     question head when the student has one; typed text: its form)."""
     import soundfile as sf
 
-    from radvoice.assistant.intent import (
+    from radvoice.nn.intent_rules import (
         TYPED_WORDS_PER_SECOND,
         IntentRules,
         asks,

@@ -11,7 +11,7 @@ from radvoice.imaging.errors import (
     UnsupportedFormatError,
 )
 from radvoice.imaging.orientation import orientation_code
-from radvoice.imaging.reader import read_volume
+from radvoice.imaging.reader import discover, read_volume
 from radvoice.imaging.sample import sample_case_path
 from radvoice.imaging.series import SeriesInfo
 from radvoice.imaging.volume import Volume
@@ -37,10 +37,6 @@ __all__ = [
 
 
 def __getattr__(name: str):  # pydicom is imported only when DICOM is used
-    if name == "discover":
-        from radvoice.imaging.dicom_discover import discover
-
-        return discover
     if name == "write_volume":  # SimpleITK is imported only when an image file is used
         from radvoice.imaging.itk_io import write_volume
 

@@ -351,19 +351,3 @@ def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> Serie
         meta=meta,
         slices=hs,
     )
-
-
-def discover(path: str | Path) -> list[SeriesInfo]:
-    """The series in a folder (searched recursively) or in one file.
-
-    A DICOM file lists the series of its folder; a NIfTI/NRRD/MHA file gives one entry with
-    an empty ``uid``. Raises :class:`ImageReadError` subclasses for unusable input.
-    """
-    from radvoice.imaging.reader import describe_file_series
-
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise MissingPathError(f"{p}: no such file or folder")
-    if p.is_dir():
-        return scan_folder(p).series
-    return describe_file_series(p)

@@ -75,7 +75,7 @@ def _base_dataset(
     ds.PatientPosition = str(meta.get("PatientPosition") or "HFS")
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    nz, ny, nx = volume.shape
+    _nz, ny, nx = volume.shape
     ds.Rows, ds.Columns = ny, nx
     sx, sy, sz = volume.spacing
     ds.PixelSpacing = [_ds_str(sy), _ds_str(sx)]

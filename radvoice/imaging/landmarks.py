@@ -43,5 +43,5 @@ def lung_crosshair(volume: Volume, stride: int = 4) -> tuple[int, int, int] | No
     k = int(np.argmax(mask.sum(axis=(1, 2))))
     i_s = int(np.argmax(mask.sum(axis=(0, 1))))
     j_s = int(np.argmax(mask[:, :, i_s].sum(axis=0)))
-    nz, ny, nx = volume.shape
+    _nz, ny, nx = volume.shape
     return min(i_s * stride, nx - 1), min(j_s * stride, ny - 1), k

@@ -103,3 +103,19 @@ def describe_file_series(path: Path) -> list[SeriesInfo]:
     if ds is None:
         raise CorruptFileError(f"{path.name}: not a DICOM file")
     return scan_folder(path.parent, recursive=False).series
+
+
+def discover(path: str | Path) -> list[SeriesInfo]:
+    """The series in a folder (searched recursively) or in one file.
+
+    A DICOM file lists the series of its folder; a NIfTI/NRRD/MHA file gives one entry with
+    an empty ``uid``. Raises :class:`ImageReadError` subclasses for unusable input.
+    """
+    from radvoice.imaging.dicom_discover import scan_folder  # pydicom only when needed
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingPathError(f"{p}: no such file or folder")
+    if p.is_dir():
+        return scan_folder(p).series
+    return describe_file_series(p)

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 
 from radvoice.errors import RadVoiceError
-from radvoice.imaging.volume import Volume
 from radvoice.library.embedder import Embedder
 from radvoice.library.errors import LibraryError
 from radvoice.library.library import CaseLibrary
+from radvoice.library.synthetic import SYNTHETIC_PREFIX as SYNTHETIC_PREFIX
+from radvoice.library.synthetic import synthetic_generator as synthetic_generator
+from radvoice.library.synthetic import synthetic_source
+from radvoice.library.synthetic import synthetic_volume as synthetic_volume
 
-SYNTHETIC_PREFIX = "synthetic:"
 DEMO_SEED = 9090
 REAL_CASES = {
     "lung1": "a small lung nodule",
@@ -36,34 +38,6 @@ class DemoSummary:
     added: int = 0
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
-
-
-def synthetic_generator() -> Callable[..., Any]:
-    """``radvoice.data.generate_case``, or a clear error while it does not exist."""
-    try:
-        from radvoice.data import generate_case  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from radvoice.data.synth import generate_case
-        except ImportError:
-            raise LibraryError(
-                "the synthetic case generator (radvoice.data.generate_case) is not available"
-                " yet; the demo library cannot be built without it"
-            ) from None
-    return generate_case
-
-
-def synthetic_source(seed: int, index: int) -> str:
-    return f"{SYNTHETIC_PREFIX}{seed}:{index}"
-
-
-def synthetic_volume(source: str) -> Volume:
-    """The volume of a ``synthetic:<seed>:<index>`` case (regenerated deterministically)."""
-    try:
-        seed, index = (int(v) for v in source[len(SYNTHETIC_PREFIX) :].split(":"))
-    except ValueError:
-        raise LibraryError(f"not a synthetic case source: {source!r}") from None
-    return synthetic_generator()(seed, index).volume
 
 
 def report_text(report: Any) -> str:

@@ -7,11 +7,11 @@ Kinds (inner product on L2-normalised vectors = cosine similarity):
 * ``ivfpq`` — ``IndexIVFPQ`` (32 bytes/vector) with exact re-ranking (``IndexRefineFlat``) beyond.
 * ``hnsw``  — ``IndexHNSWFlat`` (M=32, efConstruction 64), on request only: as fast to query
   as IVF-Flat on clustered data, but its build was 3-30x slower here (bench/retrieval.py,
-  docs/notes/library.md) and a rebuild after a removal would take hours at 1M on 2 cores.
+  docs/history/notes/library.md) and a rebuild after a removal would take hours at 1M on 2 cores.
 
 faiss runs with one OpenMP thread unless ``RADVOICE_FAISS_THREADS`` says otherwise: a single
 query gains nothing from threads, and on a loaded machine OpenMP's spinning threads made builds
-~30x slower in our measurements (docs/notes/library.md).
+~30x slower in our measurements (docs/history/notes/library.md).
 
 Approximate kinds are tuned when built: the smallest ``efSearch``/``nprobe`` whose recall@10
 against exact search reaches :data:`TARGET_RECALL` on a sample of the library's own vectors.

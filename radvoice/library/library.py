@@ -24,6 +24,7 @@ from radvoice.library.errors import LibraryError, ModelMismatchError
 from radvoice.library.index import IndexFileError, IndexHeader, VectorIndex, choose_kind
 from radvoice.library.paths import db_path, index_path
 from radvoice.library.store import SPACES, CaseInfo, CaseRecord, CaseStore, StoreState
+from radvoice.library.synthetic import SYNTHETIC_PREFIX, synthetic_volume
 from radvoice.library.thumbnails import make_thumbnails
 
 log = logging.getLogger("radvoice.library")
@@ -126,8 +127,6 @@ class CaseLibrary:
         case = self.store.get(case_id)
         if case is None:
             raise LibraryError(f"no case with id {case_id} in {self.directory}")
-        from radvoice.library.demo import SYNTHETIC_PREFIX, synthetic_volume
-
         if case.source.startswith(SYNTHETIC_PREFIX):
             return synthetic_volume(case.source)
         ctrate = _ctrate_reader(Path(case.source))

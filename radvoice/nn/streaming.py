@@ -5,7 +5,7 @@ window ``[k·C − L, (k+1)·C)`` of audio (``L`` = ``context_seconds`` of left 
 start): the window gets its own log-mel spectrogram and its own encoder pass, and only the
 encoder frames of the chunk itself are kept. With ``absolute_positions`` (the default) a window
 keeps the positional embeddings of its place in the utterance (clamped to Whisper's 30 s), which
-keeps chunked frames close to whole-utterance frames (measured in docs/notes/speech-student.md).
+keeps chunked frames close to whole-utterance frames (measured in docs/history/notes/speech-student.md).
 Every window is a pure function of its audio and its start, so
 
 * while talking, each chunk is encoded as soon as its audio is complete (:class:`StreamingSession`);

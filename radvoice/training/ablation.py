@@ -95,7 +95,7 @@ def score_held_out(
 ) -> list[dict[str, Any]]:
     """Score each variant's exported teacher on ``test_data``; add ``test_macro_auroc`` and,
     against ``full``, ``delta_vs_full`` with its paired-bootstrap 95 % interval."""
-    from radvoice.eval.metrics import macro_auroc, paired_bootstrap_delta
+    from radvoice.metrics import macro_auroc, paired_bootstrap_delta
     from radvoice.training.sources import corpus_records
     from radvoice.training.teacher_eval import evaluate_model_dir
 

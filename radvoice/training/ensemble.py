@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radvoice.errors import RadVoiceError
+
+if TYPE_CHECKING:
+    from radvoice.training.student import DevEval
 
 
 def build_ensemble(
@@ -21,8 +24,10 @@ def build_ensemble(
     out_dir: Path,
     data: str | None = None,
     teacher_dir: Path | None = None,
+    dev_eval: DevEval | None = None,
 ) -> dict[str, Any]:
-    """Write the ensemble of ``member_dirs`` to ``out_dir``; return its ``training.json``."""
+    """Write the ensemble of ``member_dirs`` to ``out_dir``; return its ``training.json``
+    (``dev_eval``: development scores added to the validation, as in training)."""
     from radvoice.nn.registry import models_dir
     from radvoice.nn.speech_student import SpeechStudent, ensemble_students
     from radvoice.training.student import read_training_info, write_training_info
@@ -40,7 +45,7 @@ def build_ensemble(
     }
     if data is not None:
         teacher = Path(teacher_dir) if teacher_dir else models_dir() / "teacher"
-        info["val"] = validate_on_corpus(ens, data, teacher)
+        info["val"] = validate_on_corpus(ens, data, teacher, dev_eval)
         info["teacher"] = str(teacher)
     out_dir = Path(out_dir)
     ens.save(out_dir, teacher_sha256=ens.teacher_sha256)
@@ -48,7 +53,9 @@ def build_ensemble(
     return info
 
 
-def validate_on_corpus(student, data: str, teacher_dir: Path) -> dict[str, float]:
+def validate_on_corpus(
+    student, data: str, teacher_dir: Path, dev_eval: DevEval | None = None
+) -> dict[str, float]:
     """The student's validation metrics (as at the end of training) on a student corpus."""
     from radvoice.nn.clip import load_teacher
     from radvoice.training.distributed import DistContext
@@ -70,4 +77,4 @@ def validate_on_corpus(student, data: str, teacher_dir: Path) -> dict[str, float
         logging.getLogger("radvoice.ensemble"),
         ctx,
     )
-    return validate(student, prepared, ctx.device)
+    return validate(student, prepared, ctx.device, dev_eval)

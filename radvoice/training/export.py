@@ -14,7 +14,27 @@ from radvoice.nn.clip import CTClip
 from radvoice.nn.registry import save_model
 from radvoice.nn.zeroshot import PROMPT_TEMPLATES, QUERY_TEMPLATES, build_query_prototypes
 from radvoice.training.config import RunConfig
+from radvoice.training.loop import CheckpointError
 from radvoice.training.teacher_eval import TeacherEval
+
+
+def trainable_state(clip: CTClip) -> dict[str, torch.Tensor]:
+    """Everything training changes (the frozen MiniLM weights come from their package)."""
+    state = {f"ct_encoder.{k}": v for k, v in clip.ct_encoder.state_dict().items()}
+    if clip.text is not None:
+        state.update({f"text.{k}": v for k, v in clip.text.trainable_state_dict().items()})
+    state["log_logit_scale"] = clip.log_logit_scale.detach()
+    state["logit_bias"] = clip.logit_bias.detach()
+    return state
+
+
+def load_trainable_state(clip: CTClip, state: dict[str, torch.Tensor]) -> None:
+    missing, unexpected = clip.load_state_dict(state, strict=False)
+    need = [k for k in missing if k.startswith("ct_encoder.") or k.startswith("text.projection.")]
+    if need or unexpected:
+        raise CheckpointError(
+            f"checkpoint does not fit the model ({len(need)} missing, {len(unexpected)} unexpected)"
+        )
 
 
 def export_teacher(
@@ -26,8 +46,6 @@ def export_teacher(
     step: int,
 ) -> Path:
     """Write the teacher's trainable weights, cached prompt embeddings and thresholds."""
-    from radvoice.training.teacher import trainable_state
-
     tensors = dict(trainable_state(clip))
     tensors["zeroshot.prompts"] = prompts.detach().float().cpu()
     tensors["zeroshot.thresholds"] = torch.from_numpy(np.asarray(ev.thresholds, dtype=np.float32))

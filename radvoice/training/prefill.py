@@ -72,16 +72,18 @@ def prefill_synthetic(
         bar = tqdm(total=len(todo), desc="synthetic cases", leave=False)
     ctx = mp.get_context("spawn")
     done = 0
-    with ctx.Pool(workers, initializer=_init, initargs=(str(cache_dir), grid)) as pool:
-        with open(index_file, "a", encoding="utf-8") as fh:
-            for row in pool.imap_unordered(_one, todo, chunksize=4):
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
-                done += 1
-                if bar is not None:
-                    bar.update(1)
-                elif done % 250 == 0:
-                    log.info(f"generated {done}/{len(todo)} synthetic cases")
+    with (
+        ctx.Pool(workers, initializer=_init, initargs=(str(cache_dir), grid)) as pool,
+        open(index_file, "a", encoding="utf-8") as fh,
+    ):
+        for row in pool.imap_unordered(_one, todo, chunksize=4):
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            done += 1
+            if bar is not None:
+                bar.update(1)
+            elif done % 250 == 0:
+                log.info(f"generated {done}/{len(todo)} synthetic cases")
     if bar is not None:
         bar.close()
     return done

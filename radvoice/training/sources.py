@@ -188,7 +188,7 @@ def corpus_records(root: Path) -> list[CaseRecord]:
     return [_from_data_record(r) for r in case_records(root)]
 
 
-def load_records(
+def load_records(  # noqa: C901 - to be split
     spec: str | Sequence[str],
     settings: DataSettings,
     seed: int = 0,

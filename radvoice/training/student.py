@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ from radvoice.training.student_data import (
 )
 
 QUERY_KINDS = ("query", "prompt")
-DEV_ENGINE_DRAWS = 20  # classifiers drawn for ``zs_dev_engine``
 
 
 @dataclass
@@ -227,6 +226,12 @@ class StudentData:
     dev_engine_prompts: list[Utterance] = field(default_factory=list)
 
 
+DevEval = Callable[[Any, StudentData, torch.device], dict[str, float]]
+"""``dev_eval(student, data, device) -> {name: score}``: development scores a validation adds,
+passed in by the caller (``radvoice train student`` passes
+:func:`radvoice.eval.student_dev.dev_zero_shot`)."""
+
+
 def prepare_data(
     student,
     utts: list[Utterance],
@@ -301,7 +306,7 @@ def _param_groups(head: nn.Module, extra: list[nn.Parameter], lr: float, wd: flo
     ]
 
 
-def train_student(
+def train_student(  # noqa: C901 - to be split
     cfg: RunConfig,
     utts: list[Utterance],
     case_labels: dict[str, np.ndarray],
@@ -315,13 +320,15 @@ def train_student(
     progress: bool = True,
     stop_after: int | None = None,
     metric_sources: dict[str, dict[str, Any]] | None = None,
+    dev_eval: DevEval | None = None,
 ) -> StudentResult:
     """Train (or resume) a speech student into ``out_dir``; export to ``export_dir``.
 
     ``stop_after`` ends the run early at that step (checkpointed, as an interruption would).
     ``metric_sources`` (name → case id → volume loader) are extra CT domains, e.g. real
     anatomy, whose teacher embeddings join the zero-shot distillation metric beside the
-    training reports' CTs (:func:`ct_metric`: one domain each)."""
+    training reports' CTs (:func:`ct_metric`: one domain each). ``dev_eval`` adds development
+    scores to each validation (:class:`DevEval`)."""
     from radvoice.nn.clip import load_teacher
     from radvoice.nn.registry import models_dir
 
@@ -482,7 +489,7 @@ def train_student(
             txt = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step")
             logger.info(f"step {step + 1}/{ts.max_steps} {txt} ({timer.elapsed():.0f} s)")
         if ctx.is_main and ts.eval_every > 0 and (step + 1) % ts.eval_every == 0:
-            logger.info(f"val step {step + 1}: {_fmt(validate(student, data, ctx.device))}")
+            logger.info(f"val step {step + 1}: {_fmt(validate(student, data, ctx.device, dev_eval))}")
             student.train()
         if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
             _save(ckpt_path, student, log_scale, optimizer, step + 1, cfg, history)
@@ -498,7 +505,7 @@ def train_student(
     result = StudentResult(step=final, history=history, seconds=timer.elapsed())
     if ctx.is_main:
         _save(ckpt_path, student, log_scale, optimizer, final, cfg, history)
-        result.val = validate(student, data, ctx.device)
+        result.val = validate(student, data, ctx.device, dev_eval)
         logger.info(f"done: step {final}, {timer.elapsed():.0f} s; val {_fmt(result.val)}")
         target = Path(export_dir) if export_dir else out_dir / "model"
         student.eval()
@@ -545,10 +552,13 @@ def _write_training_info(
 
 
 @torch.no_grad()
-def validate(student, data: StudentData, device: torch.device) -> dict[str, float]:
+def validate(
+    student, data: StudentData, device: torch.device, dev_eval: DevEval | None = None
+) -> dict[str, float]:
     """Val metrics: report→CT recall@1/@5, cosine to the teacher text, query top-1 label, and
-    the spoken zero-shot development score (:func:`dev_zero_shot`)."""
-    from radvoice.eval.metrics import recall_at_k
+    what ``dev_eval`` adds (the spoken zero-shot development score,
+    :func:`radvoice.eval.student_dev.dev_zero_shot`)."""
+    from radvoice.metrics import recall_at_k
     from radvoice.nn.zeroshot import build_query_prototypes
 
     student.eval()
@@ -570,64 +580,8 @@ def validate(student, data: StudentData, device: torch.device) -> dict[str, floa
         pred = (emb @ protos.float().T).argmax(-1).numpy()
         truth = np.array([PATHOLOGIES.index(u.label) for u in queries])
         out["query_top1"] = float(np.mean(pred == truth))
-    out.update(dev_zero_shot(student, data, device))
-    return out
-
-
-def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str, float]:
-    """Zero-shot macro AUROC on the corpus's unspoken CT cases with the val voices' spoken
-    prompts (``zs_dev``) and with the teacher's typed prompts (``zs_dev_text``): a development
-    score for choices between students that leaves the test splits alone. Empty without val
-    prompts or with fewer than 10 such cases.
-
-    With dev engines (``data.dev_engines``): ``zs_dev_engine``, the mean over
-    :data:`DEV_ENGINE_DRAWS` classifiers made as a test column makes them, one rendition of each
-    prompt text drawn from the dev engines' (so a voice's quirks are not averaged away), and
-    ``cos_dev_engine``, those prompts' mean cosine to the teacher's embedding of their text."""
-    from radvoice.eval.eval_sets import EvalDataError
-    from radvoice.eval.metrics import macro_auroc
-    from radvoice.eval.zeroshot_eval import speech_prompts
-    from radvoice.nn.zeroshot import zero_shot_probabilities
-
-    prompts_u = [u for u in data.val_queries if u.kind == "prompt"]
-    if not prompts_u or len(data.dev_cases) < 10:
-        return {}
-    bundle = data.targets.bundle
-    ct = data.targets.ct_of(data.dev_cases).float()
-    labels = np.stack([data.labels[c] for c in data.dev_cases])
-    scale = float(bundle.clip.logit_scale.detach().float())
-
-    def auroc(utts: list[Utterance], emb: torch.Tensor) -> float:
-        probs = zero_shot_probabilities(ct, speech_prompts(utts, emb), scale)
-        return macro_auroc(labels, probs.numpy())
-
-    out = {
-        "zs_dev_text": macro_auroc(
-            labels, zero_shot_probabilities(ct, bundle.prompts.float().cpu(), scale).numpy()
-        )
-    }
-    try:
-        out["zs_dev"] = auroc(prompts_u, embed_cached(student, data.features, prompts_u, device))
-    except EvalDataError:
-        pass
-    held = data.dev_engine_prompts
-    if held:
-        emb = embed_cached(student, data.features, held, device)
-        txt = data.targets.text_of([u.text for u in held]).float()
-        out["cos_dev_engine"] = float((emb * txt).sum(-1).mean())
-        by_text: dict[str, list[int]] = {}
-        for i, u in enumerate(held):
-            by_text.setdefault(u.text, []).append(i)
-        rng = np.random.default_rng(0)
-        scores = []
-        for _ in range(DEV_ENGINE_DRAWS):
-            pick = [int(rng.choice(ix)) for ix in by_text.values()]
-            try:
-                scores.append(auroc([held[i] for i in pick], emb[pick]))
-            except EvalDataError:
-                break
-        if scores:
-            out["zs_dev_engine"] = float(np.mean(scores))
+    if dev_eval is not None:
+        out.update(dev_eval(student, data, device))
     return out
 
 
@@ -743,6 +697,7 @@ def train_student_cli(
     teacher: str | None,
     export: Path | None,
     metric_data: Sequence[str] = (),
+    dev_eval: DevEval | None = None,
 ) -> StudentResult:
     """``radvoice train student``: the entry point :mod:`radvoice.cli.train` calls.
 
@@ -769,6 +724,7 @@ def train_student_cli(
         export_dir=export,
         progress=sys.stderr.isatty(),
         metric_sources=extra,
+        dev_eval=dev_eval,
     )
 
 

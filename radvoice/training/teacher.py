@@ -26,9 +26,9 @@ from radvoice.training.distributed import (
     gather_with_grad,
     init_distributed,
 )
+from radvoice.training.export import export_teacher, load_trainable_state, trainable_state
 from radvoice.training.loop import (
     CHECKPOINT_NAME,
-    CheckpointError,
     Timer,
     batch_indices,
     load_checkpoint,
@@ -79,25 +79,6 @@ class _TeacherForward(nn.Module):
             queries = self.clip.encode_text_features(query_feats).float()
             protos = self.clip.query_prototypes_from_features(proto_feats).float()
         return ct, txt.float(), prompts, queries, protos
-
-
-def trainable_state(clip: CTClip) -> dict[str, torch.Tensor]:
-    """Everything training changes (the frozen MiniLM weights come from their package)."""
-    state = {f"ct_encoder.{k}": v for k, v in clip.ct_encoder.state_dict().items()}
-    if clip.text is not None:
-        state.update({f"text.{k}": v for k, v in clip.text.trainable_state_dict().items()})
-    state["log_logit_scale"] = clip.log_logit_scale.detach()
-    state["logit_bias"] = clip.logit_bias.detach()
-    return state
-
-
-def load_trainable_state(clip: CTClip, state: dict[str, torch.Tensor]) -> None:
-    missing, unexpected = clip.load_state_dict(state, strict=False)
-    need = [k for k in missing if k.startswith("ct_encoder.") or k.startswith("text.projection.")]
-    if need or unexpected:
-        raise CheckpointError(
-            f"checkpoint does not fit the model ({len(need)} missing, {len(unexpected)} unexpected)"
-        )
 
 
 def shift_offsets(n: int, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -155,7 +136,7 @@ def _prepare_grids(
             cache.ensure(r)
 
 
-def train_teacher(
+def train_teacher(  # noqa: C901 - to be split
     cfg: RunConfig,
     records: list[CaseRecord],
     out_dir: Path,
@@ -347,8 +328,6 @@ def train_teacher(
         logger.info("final eval on " + ("val" if val_recs else "train") + ": " + _fmt(ev.summary()))
         if qdata is not None:
             logger.info("final query eval: " + _fmt(query_accuracy(clip, qdata)))
-        from radvoice.training.export import export_teacher
-
         result.model_dir = export_teacher(
             clip, prompts, ev, export_dir or out_dir / "model", cfg, final_step
         )

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radvoice.eval.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.labels import PATHOLOGIES
+from radvoice.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.nn.clip import CTClip
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
 from radvoice.training.cases import CaseRecord, GridCache

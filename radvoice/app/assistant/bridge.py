@@ -21,12 +21,12 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QMessageBox
 
 from radvoice.app.assistant.comparison import ComparisonDock
-from radvoice.app.orientation import OrientedVolume
-from radvoice.app.state import PriorResult
 from radvoice.assistant import Assistant, AssistantConfig, load_default_models
 from radvoice.assistant import library_tasks as tasks
 from radvoice.assistant.engine import Answer
 from radvoice.commands import Command
+from radvoice.components.orientation import OrientedVolume
+from radvoice.components.state import PriorResult
 from radvoice.errors import RadVoiceError
 from radvoice.library.paths import ENV_VAR, resolve_library_dir
 
@@ -281,11 +281,10 @@ class AssistantBridge(QObject):
         build = box.addButton("Build Demo Library", QMessageBox.ButtonRole.AcceptRole)
         build.setEnabled(self.engine.has_models)
         choose = box.addButton("Choose Folder…", QMessageBox.ButtonRole.ActionRole)
-        later = box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
         box.buttonClicked.connect(
             lambda b: self._first_run_choice(
-                "build" if b is build else "choose" if b is choose else "later" if b is later
-                else "later"
+                "build" if b is build else "choose" if b is choose else "later"
             )
         )  # fmt: skip
         self._prompt = box

@@ -10,10 +10,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from radvoice.app.orientation import VIEW_GEOMETRY, OrientedVolume
 from radvoice.app.slice_view import SliceView
-from radvoice.app.state import PriorResult, ViewerState
 from radvoice.app.vtk_support import image_data_from_array
+from radvoice.components.orientation import VIEW_GEOMETRY, OrientedVolume
+from radvoice.components.state import PriorResult, ViewerState
 from radvoice.imaging.volume import Volume
 
 AXIAL = "axial"

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtGui import QFontMetrics  # noqa: E402
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget  # noqa: E402
+import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from radvoice.app.qt_bridge import GuiListener  # noqa: E402
-from radvoice.app.state import FindingsState  # noqa: E402
+from radvoice.app.qt_bridge import GuiListener
+from radvoice.components.state import FindingsState
 
 ABOVE = (226, 122, 58)
 BELOW = (88, 118, 160)

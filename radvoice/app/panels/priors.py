@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from radvoice.app.qt_bridge import GuiListener
-from radvoice.app.state import PriorResult, PriorsState
+from radvoice.components.state import PriorResult, PriorsState
 
 THUMB = 72
 SNIPPET_CHARS = 160

@@ -11,8 +11,8 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from radvoice.app.qt_bridge import GuiListener
-from radvoice.app.state import TalkPhase, TalkState
 from radvoice.commands import CommandRegistry
+from radvoice.components.state import TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 
 METER_FLOOR_DBFS = -60.0

@@ -398,7 +398,7 @@ class _Builder:
 
     def _chambers(self, box, sub: np.ndarray, heart_in: np.ndarray) -> None:
         hg, g = self.heart, self.g
-        u, v, w = hg.axes
+        u, v, _w = hg.axes
         c = hg.center
         R = hg.radii
         specs = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ def splat_spheres(grid: Grid, centers: np.ndarray, radii: np.ndarray) -> np.ndar
     sub = np.zeros(shape, np.float32)
     edges = np.quantile(radii, [0.0, 0.34, 0.67, 1.0])
     edges[-1] += 1e-6
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         sel = (radii >= lo) & (radii < hi)
         if not np.any(sel):
             continue

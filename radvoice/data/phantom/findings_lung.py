@@ -83,7 +83,7 @@ def pleural_effusion(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
     hu[mask] = val + rng.normal(0, 2.0, int(mask.sum())).astype(np.float32)
     chest.lungs[mask] = 0
     chest.lungs_changed()
-    return FindingResult(mask, {"side": side if mask.any() else side, "severity": severity})
+    return FindingResult(mask, {"side": side, "severity": severity})
 
 
 def emphysema(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> FindingResult:
@@ -453,6 +453,7 @@ def lung_nodule(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> Findi
 
 
 __all__ = [
+    "UPPER_LOBES",
     "atelectasis",
     "bronchiectasis",
     "consolidation",
@@ -464,5 +465,4 @@ __all__ = [
     "peribronchial_thickening",
     "pleural_effusion",
     "pulmonary_fibrotic_sequela",
-    "UPPER_LOBES",
 ]

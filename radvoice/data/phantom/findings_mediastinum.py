@@ -79,7 +79,7 @@ def pericardial_effusion(hu: np.ndarray, chest: Chest, rng: np.random.Generator)
 
 def coronary_paths(h: HeartGeometry) -> dict[str, np.ndarray]:
     """LAD, circumflex and RCA as curves on the epicardial surface (mm)."""
-    u, v, w = h.axes
+    u, _v, _w = h.axes
     ant = np.array([0.0, -1.0, 0.0]) - u * (u @ np.array([0.0, -1.0, 0.0]))
     ant /= np.linalg.norm(ant)
     side = np.cross(u, ant)
@@ -291,14 +291,12 @@ def medical_material(hu: np.ndarray, chest: Chest, rng: np.random.Generator) -> 
     fat_pts = chest.subcutaneous_fat
 
     def in_fat(x: float, z: float) -> np.ndarray:
-        k, j, i = np.clip(
+        k, _j, i = np.clip(
             np.rint(g.to_index(np.array([x, y_front, z]))).astype(int), 0, np.array(g.shape) - 1
         )
         col = np.nonzero(fat_pts[k, : g.shape[1] // 2, i])[0]
-        if col.size:
-            y = float(g.y[0, col.max(), 0]) - 1.0  # pocket on the pectoral fascia
-        else:
-            y = y_front - 25.0
+        # a pocket on the pectoral fascia
+        y = float(g.y[0, col.max(), 0]) - 1.0 if col.size else y_front - 25.0
         return np.array([x, y, z])
 
     def wire(points: np.ndarray, r: float, value: float) -> None:

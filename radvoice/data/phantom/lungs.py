@@ -45,7 +45,7 @@ def lobe_map(
 def _hilum(b: _Builder, lungs: np.ndarray, side: int, y_h: float, z_h: float) -> np.ndarray:
     g = b.g
     slab = (np.abs(g.z - z_h) < 15) & (np.abs(g.y - y_h) < 25) & (lungs == side)
-    k, j, i = np.nonzero(slab)
+    k, _j, i = np.nonzero(slab)
     if k.size == 0:
         return np.array([-60.0 if side == 1 else 60.0, y_h, z_h])
     xs = g.x[0, 0, i]

@@ -157,7 +157,7 @@ def _find_spine(sc: _Scan) -> None:
     sc.spine = out
 
 
-def _find_airway(sc: _Scan) -> None:
+def _find_airway(sc: _Scan) -> None:  # noqa: C901 - to be split
     """Trachea from the highest round air tube in front of the spine, then down slice by
     slice; the carina is where it splits, each main bronchus ends where it meets the lung."""
     px, nz = sc.px, sc.hu.shape[0]
@@ -344,7 +344,7 @@ def _find_esophagus(sc: _Scan) -> None:
     if "carina" not in sc.points:
         return
     px = sc.px
-    kc, jc, ic = sc.grid.to_index(sc.points["carina"])
+    kc, _jc, _ic = sc.grid.to_index(sc.points["carina"])
     r_tr = float(sc.paths["trachea_radius"][0])
     trachea = {int(round(sc.grid.to_index(p)[0])): sc.grid.to_index(p) for p in sc.paths["trachea"]}
     free = (sc.labels == 0) & (sc.lungs == 0) & sc.body & ~sc.bone & (sc.hu > -300)
@@ -376,7 +376,7 @@ def _find_landmarks(sc: _Scan) -> None:
     car = sc.points["carina"]
     kc = int(round(g.to_index(car)[0]))
     k_st = int(np.clip(kc + round(28 / sc.sz), 0, sc.hu.shape[0] - 1))
-    jj, ii = np.nonzero(sc.body[k_st])
+    jj, _ii = np.nonzero(sc.body[k_st])
     ic = g.to_index(car)[2]
     front = (sc.hu[k_st] > 200) & (np.abs(np.arange(sc.hu.shape[2]) - ic) < 25 / px)[None, :]
     front &= np.arange(sc.hu.shape[1])[:, None] < jj.min() + 45 / px

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy import ndimage
 
@@ -137,7 +139,7 @@ def splat_segments(
     kji, vol, rad = kji[ok], vol[ok], radii[idx][ok]
     flat = np.ravel_multi_index(kji.T, shape)
     edges = np.array([0.0, 0.6, 1.2, 2.5, 5.0, 1e9]) * float(spacing[:2].mean())
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         sel = (rad >= lo) & (rad < hi)
         if not np.any(sel):
             continue

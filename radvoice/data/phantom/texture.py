@@ -21,7 +21,7 @@ def scanner_finish(
     blurred by about one voxel (CT noise is correlated by the reconstruction kernel).
     Works in place on float32 ``hu`` and returns it.
     """
-    sx, sy, sz = grid.spacing
+    sx, _sy, sz = grid.spacing
     thickness = thickness or sz
     sig_xy = max(0.35, 0.45 / sx)
     sig_z = max(0.3, 0.42 * thickness / sz)

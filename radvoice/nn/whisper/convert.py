@@ -54,7 +54,7 @@ class _ConcatReader:
     def __init__(self, paths: list[Path]) -> None:
         self._paths = list(paths)
         self._index = 0
-        self._fh = open(self._paths[0], "rb")
+        self._fh = open(self._paths[0], "rb")  # noqa: SIM115 - held across reads
         self.offset = 0
 
     def read(self, n: int) -> bytes:
@@ -72,7 +72,7 @@ class _ConcatReader:
                 )
             self._fh.close()
             self._index += 1
-            self._fh = open(self._paths[self._index], "rb")
+            self._fh = open(self._paths[self._index], "rb")  # noqa: SIM115
         return b"".join(parts)
 
     def skip(self, n: int) -> None:
@@ -88,7 +88,7 @@ class _ConcatReader:
                     raise CT2FormatError(f"{self._paths[-1].name}: file ends early (truncated?)")
                 self._fh.close()
                 self._index += 1
-                self._fh = open(self._paths[self._index], "rb")
+                self._fh = open(self._paths[self._index], "rb")  # noqa: SIM115
 
     def at_end(self) -> bool:
         if self._index + 1 < len(self._paths):

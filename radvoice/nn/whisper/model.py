@@ -3,7 +3,7 @@
 Differences from openai/whisper, all opt-in and exact on unpadded input:
 
 * variable-length input: the positional embedding is sliced to the input length, so a 3 s
-  window costs 150 frames instead of Whisper's 1500 (see ``docs/notes/speech-student.md`` for
+  window costs 150 frames instead of Whisper's 1500 (see ``docs/history/notes/speech-student.md`` for
   how these outputs differ from the 30 s padded ones);
 * a batch of windows of different lengths: ``lengths`` masks the padded mel frames (conv outputs
   past the end are zeroed, attention ignores padded keys), so each row equals its unpadded
