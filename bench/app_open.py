@@ -39,7 +39,7 @@ CHILD_ENV = "RADVOICE_BENCH_APP"
 
 
 # -- the app process ----------------------------------------------------------------------------
-def child() -> None:  # noqa: C901 - one linear script of events
+def child() -> None:
     """Runs inside the app process: run_app with a GUI-thread probe timer."""
     t_spawn = float(os.environ["RADVOICE_BENCH_T0"])
     cfg = json.loads(os.environ[CHILD_ENV])
@@ -78,7 +78,7 @@ class Probe:
     def findings_shown(self) -> bool:
         return not self.win.findings_panel.showing_empty_state
 
-    def tick(self) -> None:  # noqa: C901
+    def tick(self) -> None:
         win = self.win
         if self.step == "start":
             self.mark("interactive")

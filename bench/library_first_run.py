@@ -60,8 +60,8 @@ def main() -> int:
     import torch
     from speech_latency import utterance
 
-    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.assistant import Assistant
+    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.nn.pipeline import RadVoiceModels
 
     torch.set_num_threads(1)

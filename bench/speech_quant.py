@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "bench"))
 def accuracy(models, cases, shipped) -> dict[str, float]:
     from radvoice.nn.zeroshot import zero_shot_probabilities
 
-    volumes, labels, ct = cases
+    _volumes, labels, ct = cases
     scale = float(models._teacher().clip.logit_scale.detach())
     speech = zero_shot_probabilities(ct, shipped._spoken_prompts(models), scale).numpy()
     return {
@@ -73,9 +73,9 @@ def main() -> int:
     import test_models_shipped as shipped
     from speech_latency import utterance
 
-    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.assistant import Assistant
     from radvoice.audio import load_audio
+    from radvoice.components.state import FindingsState, PriorsState, TalkState
     from radvoice.data.synth import generate_case
     from radvoice.nn.pipeline import RadVoiceModels
 

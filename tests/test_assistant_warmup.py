@@ -11,9 +11,9 @@ import time
 import pytest
 from test_assistant_support import FakeModels, make_volume
 
-from radvoice.components.state import FindingsState, PriorsState, TalkState
 from radvoice.assistant import Assistant
 from radvoice.assistant.engine import SPEECH_LOADING, SPEECH_READY
+from radvoice.components.state import FindingsState, PriorsState, TalkState
 from radvoice.errors import RadVoiceError
 
 
