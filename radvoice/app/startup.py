@@ -49,12 +49,16 @@ def attach_when_ready(window, attach: Callable[[object], None]) -> threading.Thr
     """Import the model stack off the GUI thread, then call ``attach(window)`` on it."""
     window.findings.clear(LOADING_FINDINGS)
     window.talk.set_message(LOADING_TALK)
+    window.model_stack_loading = True  # talk.push says "still loading", not "unavailable"
     relay = _Relay(window)
 
     def attached(seconds: float) -> None:
         log.info("model stack imported in %.1f s", seconds)
         if not window.closed:
-            attach(window)
+            try:
+                attach(window)
+            finally:
+                window.model_stack_loading = False
 
     relay.done.connect(attached)
     window._startup_relay = relay  # kept alive with the window
