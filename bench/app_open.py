@@ -9,6 +9,8 @@ process is spawned:
 * ``interactive``: the event loop runs the first time (the window answers input);
 * ``sample shown``: the sample case is on screen (views rendered);
 * ``findings``: the zero-shot findings are on screen (the panel left its empty state);
+* ``models loaded``: findings shown and no model left loading in the background (the opens
+  below start ``--settle`` seconds after it: the running app, not its start-up);
 * ``open → findings``: then ``--opens`` times File > Open of the sample case and of
   ``--volume`` (default: the real CT lung1, 512×512×N): open request → findings on screen;
 * ``bare encoder``: ``embed_volume`` (resample + CT encoder) of that volume on the app's own
@@ -70,15 +72,26 @@ class Probe:
     def __init__(self, win, cfg, mark, qtimer) -> None:
         self.win, self.cfg, self.mark = win, cfg, mark
         self.step, self.t_open, self.seen_empty, self.opens = "start", 0.0, False, []
+        self.marked_ready = False
         self.timer = qtimer(win)
         self.timer.setInterval(5)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
 
+    def warming_up(self) -> bool:
+        """The assistant still loads models in the background (apps that have a warm-up)."""
+        bridge = getattr(self.win, "assistant_bridge", None)
+        warmup = getattr(getattr(bridge, "engine", None), "_warmup", None)
+        return warmup is not None and warmup.thread.is_alive()
+
     def findings_shown(self) -> bool:
+        """Findings on screen, or the analysis finished without any (a volume the CT model
+        calls out of its domain, e.g. the synthetic --big cylinder: "No findings …")."""
+        if self.win.findings.status.startswith("No findings"):
+            return True
         return not self.win.findings_panel.showing_empty_state
 
-    def tick(self) -> None:
+    def tick(self) -> None:  # noqa: C901 - one state machine
         win = self.win
         if self.step == "start":
             self.mark("interactive")
@@ -89,6 +102,11 @@ class Probe:
         elif self.step == "findings" and self.findings_shown():
             self.mark("findings")
             self.step, self.t_idle = "idle", time.time()
+        elif self.step == "idle" and self.warming_up():
+            pass
+        elif self.step == "idle" and not self.marked_ready:
+            self.mark("models loaded")  # findings shown and no background loading left
+            self.marked_ready, self.t_idle = True, time.time()
         elif self.step == "idle" and time.time() - self.t_idle > self.cfg["settle"]:
             self.opens = [p for p in self.cfg["volumes"] for _ in range(self.cfg["opens"])]
             self.step = "next"
@@ -116,7 +134,7 @@ class Probe:
             win.open_path(self.cfg["big"])
             self.step = "big_wait"
         elif self.step == "big_wait":
-            self.seen_empty = self.seen_empty or not self.findings_shown()
+            self.seen_empty = self.seen_empty or self.win.findings.status.startswith("Analysing")
             if self.seen_empty and self.findings_shown():
                 self.mark("big", seconds=time.time() - self.t_open, rss0=self.rss0,
                           peak=peak_rss_mb(), nbytes=win.viewer.volume.array.nbytes)  # fmt: skip
@@ -202,11 +220,17 @@ def run_round(checkout: Path, cfg: dict, display: str, tmp: Path) -> list[dict]:
     env.pop("QT_QPA_PLATFORM", None)
     code = f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import app_open; app_open.child()"
     env["RADVOICE_BENCH_T0"] = repr(time.time())
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(checkout),
-                          capture_output=True, text=True, timeout=cfg["timeout"])  # fmt: skip
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(checkout),
+                              capture_output=True, text=True, timeout=cfg["timeout"])  # fmt: skip
+        code_, err = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as exc:  # keep the events it wrote
+        code_, err = "timeout", (exc.stderr or b"").decode(errors="replace") if isinstance(
+            exc.stderr, bytes) else str(exc.stderr or "")  # fmt: skip
     rows = [json.loads(x) for x in events.read_text().splitlines()] if events.exists() else []
-    if proc.returncode != 0 or not any(r["event"] == "bare" for r in rows):
-        print(f"round in {checkout} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    if code_ != 0 or not any(r["event"] == "bare" for r in rows):
+        print(f"round in {checkout} incomplete (exit {code_}): {[r['event'] for r in rows]}")
+        print(err[-2000:])
     return rows
 
 

@@ -80,7 +80,7 @@ def main() -> int:
     from radvoice.nn.pipeline import RadVoiceModels
 
     models = {p: RadVoiceModels(device="cpu", speech_precision=p) for p in ("float32", "int8")}
-    models["int8"]._bundle = models["float32"]._teacher()  # one teacher for both
+    models["int8"]._bundle = models["float32"]._text_teacher()  # one teacher for both
     gen = [generate_case(shipped.EVAL_SEED, i) for i in range(args.cases)]
     volumes = [c.volume for c in gen]
     labels = np.stack([np.asarray(c.labels) for c in gen])
