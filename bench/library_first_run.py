@@ -74,12 +74,9 @@ def main() -> int:
     answer_ms(engine, audio, next(utt))  # warm-up
     idle = [answer_ms(engine, audio, next(utt)) for _ in range(args.repeats)]
     rows = {}
-    for name, low in (
-        ("old: build at normal priority", False),
-        ("new: build at niceness 10", True),
-    ):
+    for name in ("background build",):
         out: dict = {}
-        thread = threading.Thread(target=build, args=(models, args.cases, low, out))
+        thread = threading.Thread(target=build, args=(models, args.cases, out))
         thread.start()
         during = []
         while thread.is_alive():
