@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from test_assistant_support import FakeModels, make_volume
 
 from radvoice.assistant import Assistant
@@ -84,15 +83,3 @@ def test_models_without_preload_load_lazily_and_keep_their_message() -> None:
     engine = Assistant(FindingsState(), PriorsState(), talk, FakeModels())
     assert engine._warmup is None and talk.message == default
     engine.shutdown()
-
-
-@pytest.mark.parametrize("first", [False, True])
-def test_event_listeners_can_go_first(first: bool) -> None:
-    from radvoice.components.events import EventEmitter
-
-    calls: list[str] = []
-    emitter = EventEmitter("volume")
-    emitter.connect(lambda _v: calls.append("views"))
-    emitter.connect(lambda _v: calls.append("assistant"), first=first)
-    emitter.emit(None)
-    assert calls == (["assistant", "views"] if first else ["views", "assistant"])

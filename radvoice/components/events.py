@@ -29,11 +29,10 @@ class EventEmitter:
         self._lock = threading.Lock()
         self._blocked = 0
 
-    def connect(self, listener: Listener, first: bool = False) -> Listener:
-        """Call ``listener`` on every emit, after the others (``first``: before them)."""
+    def connect(self, listener: Listener) -> Listener:
         with self._lock:
             if listener not in self._listeners:
-                self._listeners.insert(0 if first else len(self._listeners), listener)
+                self._listeners.append(listener)
         return listener
 
     def disconnect(self, listener: Listener | None = None) -> None:

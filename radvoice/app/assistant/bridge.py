@@ -106,8 +106,7 @@ class AssistantBridge(QObject):
         self._prompt: QMessageBox | None = None
         self.build_label: QLabel | None = None  # status-bar progress of a background build
 
-        # first: the CT worker starts on the findings while the views build and render
-        window.viewer.events.volume.connect(self._on_volume, first=True)
+        window.viewer.events.volume.connect(self._on_volume)
         window.priors_panel.open_requested.disconnect(window.open_path)
         window.priors_panel.activated.connect(self.open_prior)
         self._register_commands()
