@@ -5,7 +5,6 @@ closing leaves no worker thread or timer running."""
 
 from __future__ import annotations
 
-import gc
 import threading
 from pathlib import Path
 
@@ -17,35 +16,18 @@ pytest.importorskip("PySide6")
 from radvoice.app.assistant.preload import preload_llvm_users
 
 preload_llvm_users()  # at collection, before any render of the session (see preload.py)
-from PySide6.QtCore import QEvent, Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 pytestmark = pytest.mark.gui
 QUERY = "Is there a pleural effusion?"
 
 
 @pytest.fixture
-def make_window(qapp, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("RADVOICE_SETTINGS_DIR", str(tmp_path / "settings"))
+def make_window(make_main_window, monkeypatch):
+    """Main windows (the ``radvoice.testing`` factory: closed after the test, leaks fail it)."""
     monkeypatch.delenv("RADVOICE_LIBRARY", raising=False)
-    from radvoice.app.main_window import MainWindow
-
-    made = []
-
-    def make():
-        win = MainWindow(volume_max_dim=48, force_cpu_volume=True, persist_settings=False)
-        win.resize(1100, 700)
-        win.show()
-        qtbot.waitExposed(win)
-        made.append(win)
-        return win
-
-    yield make
-    for win in made:
-        win.close()
-        win.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-    gc.collect()
+    return lambda: make_main_window(volume_max_dim=48)
 
 
 def speak(bridge, models: FakeModels, text: str, utt: int) -> None:

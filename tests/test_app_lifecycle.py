@@ -40,15 +40,10 @@ def _all_children(obj: QObject) -> list[QObject]:
     return out
 
 
-def _make_window(qtbot):
-    from radvoice.app.main_window import MainWindow
-
-    win = MainWindow(volume_max_dim=32, force_cpu_volume=True)
-    win.resize(900, 640)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+@pytest.fixture
+def make_window(make_main_window):
+    """Main windows that persist their settings (in this test's folder); leaks fail the test."""
+    return lambda: make_main_window(volume_max_dim=32, persist_settings=True, size=(900, 640))
 
 
 def _wait_loaded(qtbot, win, path: Path) -> None:
@@ -60,9 +55,9 @@ def _wait_loaded(qtbot, win, path: Path) -> None:
     qtbot.waitUntil(done, timeout=30000)
 
 
-def test_close_leaves_no_threads_or_active_timers(qtbot, small_volume_file):
+def test_close_leaves_no_threads_or_active_timers(make_window, qtbot, small_volume_file):
     before = {t.ident for t in threading.enumerate()}
-    win = _make_window(qtbot)
+    win = make_window()
     win.open_path(small_volume_file)
     _wait_loaded(qtbot, win, small_volume_file)
     win.viewer.cursor = (5, 6, 7)  # schedules renders: the render timer is active now
@@ -80,8 +75,8 @@ def test_close_leaves_no_threads_or_active_timers(qtbot, small_volume_file):
     win.render_now()  # rendering after close is a no-op, not a crash
 
 
-def test_settings_persist_shortcuts_preset_and_recent(qtbot, small_volume_file):
-    win = _make_window(qtbot)
+def test_settings_persist_shortcuts_preset_and_recent(make_window, qtbot, small_volume_file):
+    win = make_window()
     win.commands.set_shortcut("view.preset.lung", "F2")
     win.viewer.apply_preset("bone")
     win.viewer.show_patient_info = True
@@ -89,7 +84,7 @@ def test_settings_persist_shortcuts_preset_and_recent(qtbot, small_volume_file):
     _wait_loaded(qtbot, win, small_volume_file)
     win.close()
 
-    again = _make_window(qtbot)
+    again = make_window()
     assert again.commands.get("view.preset.lung").shortcut == "F2"
     assert again.binder.actions["view.preset.lung"].shortcut().toString() == "F2"
     assert again.viewer.preset == "bone"
@@ -100,10 +95,10 @@ def test_settings_persist_shortcuts_preset_and_recent(qtbot, small_volume_file):
     again.close()
 
 
-def test_patient_name_only_with_the_setting(qtbot, small_volume_file):
+def test_patient_name_only_with_the_setting(make_window, qtbot, small_volume_file):
     from radvoice.imaging import read_volume
 
-    win = _make_window(qtbot)
+    win = make_window()
     vol = read_volume(small_volume_file)
     vol.meta.update(PatientName="DOE^JANE", StudyDate="20240131", SeriesDescription="CHEST")
     win.set_volume(vol)
@@ -115,12 +110,12 @@ def test_patient_name_only_with_the_setting(qtbot, small_volume_file):
     win.close()
 
 
-def test_shortcuts_dialog_applies_and_detects_conflicts(qtbot):
+def test_shortcuts_dialog_applies_and_detects_conflicts(make_window, qtbot):
     from PySide6.QtGui import QKeySequence
 
     from radvoice.app.shortcuts_dialog import ShortcutsDialog
 
-    win = _make_window(qtbot)
+    win = make_window()
     dialog = ShortcutsDialog(win.commands, win)
     qtbot.addWidget(dialog)
     dialog.editors["view.preset.bone"].setKeySequence(QKeySequence("1"))
@@ -162,7 +157,7 @@ def test_screenshot_cli_writes_png_and_rejects_bad_input(qapp, tmp_path, small_v
     assert "Traceback" not in err and "--size" in err
 
 
-def test_dicom_folder_with_two_series_asks_which_one(qtbot, tmp_path, monkeypatch):
+def test_dicom_folder_with_two_series_asks_which_one(make_window, qtbot, tmp_path, monkeypatch):
     from radvoice.app import main_window as mw
     from radvoice.app.series_dialog import SeriesDialog
     from radvoice.imaging import write_dicom_series
@@ -186,7 +181,7 @@ def test_dicom_folder_with_two_series_asks_which_one(qtbot, tmp_path, monkeypatc
             return 1
 
     monkeypatch.setattr(mw, "SeriesDialog", AutoDialog)
-    win = _make_window(qtbot)
+    win = make_window()
     win.open_path(folder)
     qtbot.waitUntil(lambda: win.viewer.volume is not None and not win.loading, timeout=30000)
     assert sorted(chosen[0]) == ["CHEST 1mm", "SCOUT"]

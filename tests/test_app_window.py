@@ -45,23 +45,20 @@ def wait_loaded(qtbot, win, source: str | None = None, timeout: int = 60000) -> 
 
 @pytest.fixture(scope="module")
 def window(qapp, settings_dir, real_ct_dir):
-    """One window with lung1 for the whole module (loading and software rendering are slow)."""
+    """One window with lung1 for the whole module (loading and software rendering are slow);
+    leaks after the module fail its last test (``radvoice.testing.main_window_session``)."""
     from pytestqt.qtbot import QtBot
 
-    from radvoice.app.main_window import MainWindow
     from radvoice.app.theme import apply_dark_theme
+    from radvoice.testing.plugin import main_window_session
 
     apply_dark_theme(qapp)
-    win = MainWindow(volume_max_dim=64, force_cpu_volume=True)
-    win.resize(*VIEW_SIZE)
-    win.show()
-    bot = QtBot(None)
-    bot.waitExposed(win)
-    path = str(real_ct_dir / "lung1_image.nrrd")
-    win.open_path(path)
-    wait_loaded(bot, win, path)
-    yield win
-    win.close()
+    with main_window_session() as make:
+        win = make(volume_max_dim=64, persist_settings=True, size=VIEW_SIZE)
+        path = str(real_ct_dir / "lung1_image.nrrd")
+        win.open_path(path)
+        wait_loaded(QtBot(None), win, path)
+        yield win
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:

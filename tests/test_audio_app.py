@@ -6,7 +6,6 @@ events (as X11 sends for a held key) do not end the hold; the confirmation says 
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,23 +42,13 @@ def pulse() -> Iterator[PulseServer]:
 
 
 @pytest.fixture
-def window(qapp, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("RADVOICE_SETTINGS_DIR", str(tmp_path / "settings"))
-    from radvoice.app.main_window import MainWindow
-
-    win = MainWindow(volume_max_dim=64, force_cpu_volume=True, persist_settings=False)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
+def window(make_main_window):
+    """A main window (the ``radvoice.testing`` factory: closed after the test, leaks fail it)."""
+    win = make_main_window(volume_max_dim=64, size=(1000, 700))
     yield win
     bridge = getattr(win, "talk_bridge", None)
     if bridge is not None:
         bridge.shutdown()
-    win.close()
-    # destroy the VTK windows while Xvfb still runs: otherwise Xlib exits the process with 1
-    win.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-    gc.collect()
 
 
 def _attach(win, tmp_path: Path, recorder: PushToTalkRecorder):

