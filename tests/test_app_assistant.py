@@ -203,12 +203,16 @@ def test_first_run_builds_the_demo_library_with_progress(
     build = next(b for b in bridge._prompt.buttons() if b.text() == "Build Demo Library")
     assert build.isEnabled()
     build.click()
-    dialog = bridge.dialog
-    assert dialog is not None and dialog.isVisible()
+    dialog = bridge.dialog  # the build runs in the background: no dialog to wait on
+    assert dialog is not None and not dialog.isVisible()
+    assert bridge.build_label is not None and bridge.build_label.isVisible()
+    assert bridge.build_label.text().startswith("Case library:")
     qtbot.waitUntil(
         lambda: not dialog.busy and dialog.last_message.startswith("demo"), timeout=60000
     )
     assert dialog.last_message.startswith("demo library: 1 case(s) added")
+    qtbot.waitUntil(lambda: not bridge.build_label.isVisible(), timeout=5000)
+    assert win.statusBar().currentMessage().startswith("demo library: 1 case(s) added")
     assert bridge.engine.library is dialog.library
     assert (tmp_path / "lib" / "library.sqlite").is_file() and dialog.cases_label.text() == "1"
 

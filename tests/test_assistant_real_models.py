@@ -87,7 +87,9 @@ def test_streaming_shares_the_checked_student(models_root: Path, tmp_path: Path)
     stream.push(audio)
     streamed = np.asarray(stream.finish(), dtype=np.float32).reshape(-1)
     assert models._student is not None  # the stream runs on the pipeline's one student
-    np.testing.assert_allclose(streamed, models.embed_audio(audio), atol=2e-3)
+    # int8 encoder: activation scales are per batch, so the streamed windows and the batched
+    # ones differ slightly (float32: atol 2e-3 elementwise)
+    assert float(np.dot(streamed, models.embed_audio(audio))) > 0.999
 
     # a student pinned to another teacher is refused on the streaming path too
     from radvoice.nn.speech_student import SpeechStudent

@@ -87,3 +87,18 @@ def test_degenerate_direction_is_a_clear_error() -> None:
     vol = Volume(np.zeros((2, 2, 2), np.int16), direction=np.zeros((3, 3)))
     with pytest.raises(GridError):
         resample_to_grid(vol)
+
+
+@pytest.mark.parametrize("spacing", [(0.7, 0.7, 0.6), (1.1, 1.1, 5.0), (4.0, 4.0, 4.0)])
+def test_slab_pooling_equals_pooling_the_whole_volume(monkeypatch, spacing) -> None:
+    """resample_to_grid pools a z-slab at a time (no float32 copy of the whole volume): the
+    result is the same, to the bit, as one pass over the whole volume."""
+    import radvoice.nn.grid as grid_mod
+
+    rng = np.random.default_rng(4)
+    arr = rng.integers(-1200, 1500, size=(67, 90, 80)).astype(np.int16)
+    volume = Volume(arr, spacing=spacing, direction=np.diag([-1.0, 1.0, -1.0]))
+    monkeypatch.setattr(grid_mod, "SLAB_BYTES", 2**40)
+    whole = grid_mod.resample_to_grid(volume)
+    monkeypatch.setattr(grid_mod, "SLAB_BYTES", 3 * 4 * 90 * 80)  # a few slices per slab
+    assert torch.equal(grid_mod.resample_to_grid(volume), whole)

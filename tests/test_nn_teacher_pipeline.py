@@ -77,3 +77,20 @@ def test_missing_models_are_clear_errors(tmp_path: Path) -> None:
         models.embed_text("x")
     with pytest.raises(ModelIntegrityError, match="speech model not found"):
         models.embed_audio(np.zeros(16000, np.float32))
+
+
+def test_findings_load_no_text_encoder_until_text_is_embedded(models_root: Path) -> None:
+    """Volumes and zero-shot use the teacher without MiniLM; the first text loads it, and
+    both give the same CT embedding."""
+    models = RadVoiceModels(models_root, device="cpu")
+    volume = toy_volume(np.zeros(len(PATHOLOGIES), int), seed=3)
+    models.preload("ct")
+    ct_only = models.embed_volume(volume)
+    models.zero_shot(ct_only)
+    assert models._bundle is None and models._ct_bundle is not None
+    assert models._teacher().clip.text is None
+    models.preload("text")
+    assert models._bundle is not None and models._ct_bundle is None
+    assert np.allclose(models.embed_volume(volume), ct_only, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown model part"):
+        models.preload("everything")

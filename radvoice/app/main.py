@@ -44,28 +44,37 @@ def application():
 
 
 def run_app(path: str | None) -> int:
-    """Open the viewer on ``path`` (file or DICOM folder), or on the embedded sample case."""
+    """Open the viewer on ``path`` (file or DICOM folder), or on the embedded sample case.
+
+    The window and the case come first; push-to-talk and the assistant attach once the model
+    stack is imported in the background (:mod:`radvoice.app.startup`)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from radvoice import imaging
 
     target = str(path) if path else str(imaging.sample_case_path())
     if path and not os.path.exists(path):
         raise RadVoiceError(f"{path}: no such file or folder")
-    from radvoice.app.assistant.preload import preload_llvm_users
+    from radvoice.app.assistant.preload import block_llvm_users
 
-    preload_llvm_users()  # before the first OpenGL render: Mesa's LLVM and triton's collide
+    block_llvm_users()  # Mesa's LLVM and triton's collide; the app never needs triton
     app = application()
     from radvoice.app.main_window import MainWindow
+    from radvoice.app.startup import attach_when_ready
 
     window = MainWindow()
-    from radvoice.app.talk_bridge import attach_talk_bridge
-
-    attach_talk_bridge(window)  # push-to-talk: microphone + dictation mics -> talk.push
-    from radvoice.app.assistant import attach_assistant
-
-    attach_assistant(window)  # models (findings, spoken questions) + the case library
     window.show()
     window.open_path(target)
+    attach_when_ready(window, attach_model_stack)
     code = app.exec()
     window.shutdown()
     return int(code)
+
+
+def attach_model_stack(window) -> None:
+    """Push-to-talk (microphone + dictation mics → talk.push), then the assistant."""
+    from radvoice.app.talk_bridge import attach_talk_bridge
+
+    attach_talk_bridge(window)
+    from radvoice.app.assistant import attach_assistant
+
+    attach_assistant(window)  # models (findings, spoken questions) + the case library

@@ -456,6 +456,9 @@ class MainWindow(QMainWindow):
 
     def talk_unavailable(self) -> None:
         """``talk.push`` until an audio engine connects its own callbacks."""
+        if getattr(self, "model_stack_loading", False):  # app.startup: attaching soon
+            self.talk.set_message("Push-to-talk is still loading — try again in a moment")
+            return
         self.talk.fail("Push-to-talk is unavailable: no audio engine is connected")
 
     # -- dialogs --------------------------------------------------------------------------------

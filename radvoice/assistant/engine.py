@@ -11,7 +11,10 @@
 
 Workers are single-threaded executors; torch runs with ``torch_threads`` threads in them (1 by
 default: on a busy 2-core CPU two OpenMP threads made the speech path 5x slower). Results from
-a superseded volume are dropped. :meth:`shutdown` stops and joins both workers.
+a superseded volume are dropped. Models that can ``preload`` are loaded in the background as
+soon as they are given (:mod:`radvoice.assistant.warmup`: CT teacher, then the speech student,
+then the text encoder), with their state in the findings and talk messages. :meth:`shutdown`
+stops and joins the workers and the warm-up.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +44,7 @@ from radvoice.assistant.speech import (
     open_speech_stream,
     question_probability,
 )
+from radvoice.assistant.warmup import ModelWarmup
 from radvoice.components.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
@@ -48,6 +52,8 @@ from radvoice.imaging.volume import Volume
 log = logging.getLogger(__name__)
 
 NO_MODEL = "No model loaded"
+SPEECH_LOADING = "Loading the speech model…"
+SPEECH_READY = "Speech model ready — hold the talk button (or Space) and ask"
 SAMPLE_RATE = 16000
 
 
@@ -110,6 +116,7 @@ class Assistant:
         self._pending_query = False
         self.last_answer: Answer | None = None
         self.library = None
+        self._warmup: ModelWarmup | None = None
         self.set_models(models)
         self.set_library(library, library_problem)
 
@@ -136,12 +143,54 @@ class Assistant:
             else:
                 self.models, self.models_problem = models, ""
             self._stream, self._stream_utt, self._stream_error = None, None, ""
+            old, self._warmup = self._warmup, None
+        if old is not None:
+            old.stop(wait=False)
+        self._start_warmup()
         if self.models is None:
             self.findings.clear(f"{NO_MODEL} — {self.models_problem}")
         elif self._volume is not None:
             self.volume_opened(self._volume)
+        elif self._ct_loading():
+            self.findings.clear("Loading the CT model…")
         else:
             self.findings.clear(f"Model ready — open a CT to see the 18 findings{self._device()}")
+
+    def _start_warmup(self) -> None:
+        models = self.models
+        if models is None or self._closed or not ModelWarmup.supported(models):
+            return
+        warmup = ModelWarmup(models, self._wait_ct_idle, self._on_part, self.config.torch_threads)
+        self._warmup = warmup
+        if self.talk is not None and self.talk.phase is TalkPhase.IDLE:
+            self.talk.set_message(SPEECH_LOADING)
+        warmup.start()
+
+    def _wait_ct_idle(self) -> None:
+        """Block until the CT worker has done what was queued (the open CT's findings)."""
+        future = self._submit(self._ct_pool, lambda: None)
+        try:
+            if future is not None:
+                future.result()
+        except CancelledError:
+            pass
+
+    def _on_part(self, part: str, problem: str) -> None:
+        """The warm-up thread loaded (or failed to load) one part of the models."""
+        if self._closed:
+            return
+        if problem:
+            log.warning("the %s model is unavailable: %s", part, problem)
+        if part == "speech" and self.talk is not None and self.talk.message == SPEECH_LOADING:
+            self.talk.set_message(
+                f"Speech model unavailable: {problem}" if problem else SPEECH_READY
+            )
+        elif part == "ct" and problem and self._volume is None:
+            self.findings.clear(f"{NO_MODEL} — {problem}")
+
+    def _ct_loading(self) -> bool:
+        warmup = self._warmup
+        return warmup is not None and warmup.thread.is_alive() and "ct" not in warmup.done
 
     def set_library(self, library, problem: str = "") -> None:
         """Search this :class:`CaseLibrary` (None: show ``problem`` in the priors panel)."""
@@ -200,8 +249,12 @@ class Assistant:
                 return
             self._closed = True
             self._gen += 1
+        if self._warmup is not None:
+            self._warmup.stop(wait=False)
         for pool in (self._ct_pool, self._speech_pool):
             pool.shutdown(wait=wait, cancel_futures=True)
+        if self._warmup is not None:
+            self._warmup.stop(wait=wait)
         if self.library is not None:
             self.library.close()
 
@@ -227,7 +280,8 @@ class Assistant:
         if self.models is None:
             self.findings.clear(f"{NO_MODEL} — {self.models_problem}")
             return
-        self.findings.clear(f"Analysing this CT{self._device()}…")
+        loading = "Loading the CT model, then analysing" if self._ct_loading() else "Analysing"
+        self.findings.clear(f"{loading} this CT{self._device()}…")
         self._submit(self._ct_pool, self._analyse, gen, volume)
 
     def _current(self, gen: int) -> bool:

@@ -109,23 +109,41 @@ def normalize_hu(hu: torch.Tensor | np.ndarray, grid: ModelGrid = ModelGrid()) -
     return (t - grid.hu_min) / (grid.hu_max - grid.hu_min) * 2.0 - 1.0
 
 
+SLAB_BYTES = 32 * 2**20  # float32 working set per slab of _normalised_pooled
+
+
+def _normalised_pooled(src: np.ndarray, grid: ModelGrid, k: tuple[int, int, int]) -> torch.Tensor:
+    """``(1, 1, D', H', W')``: HU clamped to the grid's window and scaled to [0, 1] (air = 0, so
+    zero padding = air), block-mean pooled by ``k = (kz, ky, kx)``.
+
+    Done a slab of whole pooling blocks along z at a time: the same values as on the whole
+    volume at once, without a float32 copy of it (a 512×512×600 CT would need 630 MB)."""
+    kz, ky, kx = k
+    slice_bytes = 4 * src.shape[1] * src.shape[2]
+    step = kz * max(1, SLAB_BYTES // (slice_bytes * kz))
+    n = src.shape[0] - src.shape[0] % kz  # avg_pool3d (ceil_mode=False) drops the remainder
+    parts = []
+    for z0 in range(0, n, step):
+        t = torch.from_numpy(np.ascontiguousarray(src[z0 : min(z0 + step, n)])).to(torch.float32)
+        t = t.clamp_(grid.hu_min, grid.hu_max).sub_(grid.hu_min)
+        t = t.mul_(1.0 / (grid.hu_max - grid.hu_min))[None, None]
+        if kx * ky * kz > 1:
+            t = F.avg_pool3d(t, kernel_size=(kz, ky, kx), stride=(kz, ky, kx), ceil_mode=False)
+        parts.append(t)
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+
+
 def resample_to_grid(volume: Volume, grid: ModelGrid = ModelGrid()) -> torch.Tensor:
     """A :class:`Volume` → float32 tensor ``(1, D, H, W)`` on the model grid, values in [-1, 1]."""
     canon = to_canonical(volume)
-    src = np.ascontiguousarray(canon.array)
+    src = canon.array  # a view: no full-size copy (see _normalised_pooled)
     if min(src.shape) < 1:
         raise GridError(f"empty volume: {volume.describe()}")
     sp = np.asarray(canon.spacing, dtype=float)  # (sx, sy, sz)
     # block-mean anti-aliasing by the integer down-sampling factor per axis
     factor = np.maximum(1, np.floor(np.asarray(grid.spacing) / sp)).astype(int)
     factor = np.minimum(factor, np.asarray(canon.size_xyz))
-    # values shifted so that air (-1000 HU) is 0: zero padding = air
-    t = torch.from_numpy(src).to(torch.float32)
-    t = t.clamp_(grid.hu_min, grid.hu_max).sub_(grid.hu_min).mul_(1.0 / (grid.hu_max - grid.hu_min))
-    t = t[None, None]
-    kz, ky, kx = int(factor[2]), int(factor[1]), int(factor[0])
-    if kx * ky * kz > 1:
-        t = F.avg_pool3d(t, kernel_size=(kz, ky, kx), stride=(kz, ky, kx), ceil_mode=False)
+    t = _normalised_pooled(src, grid, (int(factor[2]), int(factor[1]), int(factor[0])))
     pooled_sp = sp * factor
     nx, ny, nz = (t.shape[4], t.shape[3], t.shape[2])
     # pooled voxel (0,0,0) centre in the canonical frame (mm from canonical origin)

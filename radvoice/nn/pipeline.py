@@ -1,7 +1,10 @@
 """``RadVoiceModels``: the one object the library, the CLI and the app ask for embeddings.
 
 Models load lazily, once, from ``models/`` (SHA-256 checked): the teacher (``models/teacher``)
-for volumes, text and zero-shot; the speech student (``models/student``) for audio. The GPU is
+for volumes, text and zero-shot — its text encoder only when text is first embedded — and the
+speech student (``models/student``) for audio, its Whisper encoder int8-quantised on the CPU
+unless ``speech_precision="float32"`` (:mod:`radvoice.nn.quantize`). :meth:`preload` loads a
+part ahead of its first use. The GPU is
 used when present. Every embedding is an L2-normalised float32 numpy vector (512-d).
 """
 
@@ -18,6 +21,8 @@ from radvoice.imaging.volume import Volume
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.registry import ModelIntegrityError, models_dir
 
+SAMPLE_RATE = 16000
+
 
 def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -32,32 +37,55 @@ class RadVoiceModels:
         device: str | torch.device | None = None,
         teacher: str = "teacher",
         student: str = "student",
+        speech_precision: str | None = None,
     ) -> None:
+        from radvoice.nn.quantize import speech_precision as _precision
+
         self.root = Path(root) if root is not None else models_dir()
         self.device = torch.device(device) if device is not None else default_device()
         self.teacher_dir = self.root / teacher
         self.student_dir = self.root / student
+        self.speech_precision = _precision(speech_precision)  # "float32" or "int8" (CPU)
         self._lock = threading.RLock()
-        self._bundle = None
+        self._ct_lock, self._text_lock, self._speech_lock = (threading.Lock() for _ in "cts")
+        self._bundle = None  # the teacher with its text encoder
+        self._ct_bundle = None  # the teacher without it (volumes, zero-shot), until then
         self._student = None
         self._prototypes: torch.Tensor | None = None
 
     # -- loading ------------------------------------------------------------------------------
     def _teacher(self):  # -> radvoice.nn.clip.TeacherBundle
-        with self._lock:
-            if self._bundle is None:
-                from radvoice.nn.clip import load_teacher
+        """The teacher for volumes and zero-shot: without its text encoder until that is
+        needed (MiniLM and transformers take seconds to load; findings do not need them)."""
+        bundle = self._bundle or self._ct_bundle
+        if bundle is not None:
+            return bundle
+        with self._ct_lock:
+            if self._bundle is None and self._ct_bundle is None:
+                self._ct_bundle = self._load_teacher(with_text=False)
+            return self._bundle or self._ct_bundle
 
-                if not self.teacher_dir.is_dir():
-                    raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
-                with torch.inference_mode(False):  # weights usable by autograd (Grad-CAM)
-                    self._bundle = load_teacher(
-                        self.teacher_dir, with_text=True, device=self.device
-                    )
+    def _text_teacher(self):  # -> radvoice.nn.clip.TeacherBundle with the text encoder
+        if self._bundle is not None:
+            return self._bundle
+        with self._text_lock:
+            if self._bundle is None:
+                self._bundle = self._load_teacher(with_text=True)
+                self._ct_bundle = None
             return self._bundle
 
+    def _load_teacher(self, with_text: bool):
+        from radvoice.nn.clip import load_teacher
+
+        if not self.teacher_dir.is_dir():
+            raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
+        with torch.inference_mode(False):  # weights usable by autograd (Grad-CAM)
+            return load_teacher(self.teacher_dir, with_text=with_text, device=self.device)
+
     def _speech(self):
-        with self._lock:
+        if self._student is not None:
+            return self._student
+        with self._speech_lock:
             if self._student is None:
                 from radvoice.nn.speech_student import SpeechStudent, check_distilled_from
 
@@ -65,8 +93,24 @@ class RadVoiceModels:
                     raise ModelIntegrityError(f"speech model not found at {self.student_dir}")
                 student = SpeechStudent.load(self.student_dir, device=str(self.device))
                 check_distilled_from(student, self.student_dir, self.teacher_dir)
+                from radvoice.nn.quantize import quantize_student
+
+                quantize_student(student, self.speech_precision)
                 self._student = student
             return self._student
+
+    def preload(self, part: str) -> None:
+        """Load (and warm up) one part ahead of use: "ct" (teacher for volumes and
+        zero-shot), "speech" (the student) or "text" (the text encoder). For the app, which
+        loads them in that order in the background instead of on the first request."""
+        if part == "ct":
+            self._teacher()
+        elif part == "speech":
+            self._speech().embed_audio(np.zeros(SAMPLE_RATE, np.float32))  # first-call warm-up
+        elif part == "text":
+            self.embed_texts(["warm-up"])
+        else:
+            raise ValueError(f"unknown model part {part!r}")
 
     def speech_stream(self):  # -> radvoice.nn.streaming.StreamingSession
         """A push-to-talk session on the same speech student ``embed_audio`` uses: loaded once,
@@ -124,7 +168,7 @@ class RadVoiceModels:
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
             raise RadVoiceError("text to embed must be non-empty")
-        return self._teacher().clip.encode_text(list(texts)).float().cpu().numpy()
+        return self._text_teacher().clip.encode_text(list(texts)).float().cpu().numpy()
 
     def embed_text(self, text: str) -> np.ndarray:
         return self.embed_texts([text])[0]
@@ -161,8 +205,9 @@ class RadVoiceModels:
                 else:
                     from radvoice.nn.zeroshot import build_query_prototypes
 
+                    clip = self._text_teacher().clip
                     with torch.inference_mode():
-                        self._prototypes = build_query_prototypes(bundle.clip.encode_text).cpu()
+                        self._prototypes = build_query_prototypes(clip.encode_text).cpu()
             return self._prototypes
 
     def match_query(self, query_embedding: np.ndarray) -> tuple[str, float]:

@@ -6,8 +6,8 @@
 * commands ``library.similar_to_volume``, ``library.dialog``, ``assistant.ask_text``,
   ``compare.close`` in a Library menu;
 * priors double-click → the prior opens beside the current case (:class:`ComparisonDock`);
-* first run without a library → a non-blocking offer to build the demo library or choose a
-  folder.
+* first run without a library → a non-blocking offer to build the demo library (in the
+  background, progress in the status bar, searchable while it grows) or choose a folder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QMessageBox
 
 from radvoice.app.assistant.comparison import ComparisonDock
 from radvoice.assistant import Assistant, AssistantConfig, load_default_models
@@ -104,6 +104,7 @@ class AssistantBridge(QObject):
         self.comparison: ComparisonDock | None = None
         self._loaders: list[PriorLoader] = []
         self._prompt: QMessageBox | None = None
+        self.build_label: QLabel | None = None  # status-bar progress of a background build
 
         window.viewer.events.volume.connect(self._on_volume)
         window.priors_panel.open_requested.disconnect(window.open_path)
@@ -203,8 +204,8 @@ class AssistantBridge(QObject):
         if ok and text.strip():
             self.engine.ask_text(text)
 
-    def show_library_dialog(self):
-        """Open (or raise) the non-modal library dialog."""
+    def library_dialog(self):
+        """The library dialog (created once, not shown)."""
         from radvoice.app.library_dialog import LibraryDialog
 
         if self.dialog is None:
@@ -212,10 +213,47 @@ class AssistantBridge(QObject):
                 self.library_dir, self.engine.library, self.engine.models, self.window
             )
             self.dialog.library_changed.connect(self._library_changed)
-        self.dialog.refresh()
-        self.dialog.show()
-        self.dialog.raise_()
         return self.dialog
+
+    def show_library_dialog(self):
+        """Open (or raise) the non-modal library dialog."""
+        dialog = self.library_dialog()
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def build_demo_in_background(self) -> bool:
+        """Build the demo library while the user works: searchable from its first case,
+        progress in the status bar (Library > Case Library… shows it too and can cancel)."""
+        dialog = self.library_dialog()
+        if not dialog.build_demo():
+            return False
+        label = self._build_label()
+        label.setText("Case library: starting the demo build…")
+        label.setVisible(True)
+        dialog.task.progress.connect(self._on_build_progress)
+        dialog.task.done.connect(lambda m: self._on_build_end(m))
+        dialog.task.failed.connect(lambda m: self._on_build_end(f"Case library: {m}"))
+        return True
+
+    def _build_label(self) -> QLabel:
+        if self.build_label is None:
+            self.build_label = QLabel()
+            self.build_label.setObjectName("libraryBuildLabel")
+            self.window.statusBar().addPermanentWidget(self.build_label)
+        return self.build_label
+
+    def _on_build_progress(self, done: int, total: int, _what: str) -> None:
+        if self.build_label is not None and not self.closed:
+            self.build_label.setText(
+                f"Case library: {done}/{total} cases — searchable while it grows"
+            )
+
+    def _on_build_end(self, message: str) -> None:
+        if self.build_label is not None and not self.closed:
+            self.build_label.setVisible(False)
+            self.window.statusBar().showMessage(message, 15000)
 
     def _library_changed(self, library) -> None:
         self.library_dir = Path(library.directory)
@@ -256,7 +294,7 @@ class AssistantBridge(QObject):
         if self.closed:
             return
         if choice == "build":
-            self.show_library_dialog().build_demo()
+            self.build_demo_in_background()
         elif choice == "choose":
             folder = QFileDialog.getExistingDirectory(
                 self.window, "Case library folder", str(self.library_dir)
