@@ -292,6 +292,11 @@ def _f(v: Any, nd: int = 3) -> str:
     return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
 
 
+def _recall(r: dict[str, Any], k: int) -> float:
+    rec = r["test"]["report_to_volume_recall"]
+    return rec[k] if k in rec else rec[str(k)]  # str keys once read back from JSON
+
+
 def ct_markdown(result: dict[str, Any]) -> str:
     names = list(result)
     head = "| figure | " + " | ".join(names) + " |\n|---|" + "---|" * len(names) + "\n"
@@ -305,7 +310,7 @@ def ct_markdown(result: dict[str, Any]) -> str:
         ("lung2 + inserted findings: accuracy at thresholds", lambda r: r.get("lung2", {}).get("macro_accuracy")),
         ("synthetic test: macro AUROC", lambda r: r["test"]["macro_auroc"]),
         ("synthetic test: worst class", lambda r: "{} {:.2f}".format(r["test"]["worst_class"], r["test"]["worst_auroc"])),
-        ("report → volume R@10 (typed)", lambda r: r["test"]["report_to_volume_recall"][10]),
+        ("report → volume R@10 (typed)", lambda r: _recall(r, 10)),
         ("heat-map maximum inside the finding's mask", lambda r: r["test"]["heatmap_hit_rate"]),
         ("axial level error of a finding, mm (mean)", lambda r: r["test"]["axial_mae_mm"]),
         ("non-chest / non-CT volumes flagged", lambda r: "{}/{}".format(
