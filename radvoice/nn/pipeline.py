@@ -83,6 +83,26 @@ class RadVoiceModels:
         grid = resample_to_grid(volume, bundle.clip.dims.grid)[None].to(self.device)
         return bundle.clip.encode_ct(grid)[0].float().cpu().numpy()
 
+    def heatmap(self, volume: Volume, pathology: str) -> np.ndarray:
+        """Where the CT model sees ``pathology``: float32 in ``volume.array``'s shape, [0, 1]
+        (the dense head of a grounded encoder; Grad-CAM for an encoder without one)."""
+        from radvoice.nn.grid import resample_to_grid
+        from radvoice.nn.grid_maps import grid_to_volume
+        from radvoice.nn.heatmap import gradcam_grid, pathology_index
+
+        index = pathology_index(pathology)
+        bundle = self._teacher()
+        grid = resample_to_grid(volume, bundle.clip.dims.grid)[None].to(self.device)
+        encoder = bundle.clip.ct_encoder
+        if hasattr(encoder, "dense_probabilities"):
+            with torch.inference_mode():
+                coarse = encoder.dense_probabilities(grid)[0, index]
+        else:
+            with self._lock:  # autograd through shared weights: one at a time
+                coarse = gradcam_grid(bundle.clip, grid, bundle.prompts, index)
+        out = grid_to_volume(coarse.float().cpu().numpy(), volume, bundle.clip.dims.grid)
+        return np.clip(out, 0.0, 1.0, out=out)
+
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
