@@ -340,3 +340,33 @@ def test_transcriber_reports_an_asr_error_in_one_line():
         assert talk.transcript == "heard: (no transcript — audio too short to transcribe)"
     finally:
         tr.shutdown()
+
+
+@pytest.mark.slow
+def test_shipped_models_give_a_heat_map_after_embedding_the_ct():
+    """The app's order: the CT is embedded (inference mode) first, then its heat maps."""
+    from radvoice.assistant.heatmaps import default_compute
+    from radvoice.nn.pipeline import RadVoiceModels
+
+    models = RadVoiceModels()
+    vol = _volume(shape=(24, 40, 40), seed=4)
+    models.embed_volume(vol)
+    st = HeatmapState()
+    svc = HeatmapService(st, default_compute(models))
+    try:
+        svc.volume_opened(vol)
+        svc.request("Pleural effusion")
+        assert svc.wait_idle(300)
+        assert st.phase is HeatmapPhase.READY, st.status
+        assert st.map.shape == vol.shape and 0.0 <= st.map.min() and st.map.max() <= 1.0
+    finally:
+        svc.shutdown()
+    st2 = HeatmapState()
+    svc2 = HeatmapService(st2, default_compute(object()), torch_threads=None)
+    try:
+        svc2.volume_opened(vol)
+        svc2.request("Emphysema")
+        assert svc2.wait_idle(20)
+        assert st2.status == "No heat map for Emphysema: these models give no heat maps"
+    finally:
+        svc2.shutdown()

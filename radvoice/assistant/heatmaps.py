@@ -40,6 +40,8 @@ def default_compute(models=None) -> Compute:
     """``radvoice.nn.heatmap.heatmap`` bound to ``models`` (loaded lazily, once)."""
 
     def compute(volume: Volume, pathology: str) -> np.ndarray:
+        if models is not None and not hasattr(models, "heatmap"):
+            raise HeatmapUnavailable("these models give no heat maps")
         try:
             from radvoice.nn.heatmap import heatmap
         except ImportError as err:

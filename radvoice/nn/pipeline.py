@@ -50,7 +50,12 @@ class RadVoiceModels:
 
                 if not self.teacher_dir.is_dir():
                     raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
-                self._bundle = load_teacher(self.teacher_dir, with_text=True, device=self.device)
+                # loaded outside inference mode even when the first caller is embed_volume:
+                # inference-mode weights cannot be used by heatmap()'s Grad-CAM backward
+                with torch.inference_mode(False):
+                    self._bundle = load_teacher(
+                        self.teacher_dir, with_text=True, device=self.device
+                    )
             return self._bundle
 
     def _speech(self):
