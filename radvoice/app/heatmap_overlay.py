@@ -144,7 +144,8 @@ class HeatmapOverlay(QObject):
         bar_lut = make_lut(bar_rgb, st.value_range)
         for layer in self.layers.values():
             layer.set_look(lut, bar_lut, st.opacity, st.visible)
-        self._schedule()
+        for view in self.views.values():  # the slice views only: the 3D view is not affected
+            self._schedule(view)
 
     @property
     def shown(self) -> bool:
