@@ -15,6 +15,7 @@ embedding (best query-prototype cosine), its question head and the command head;
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,3 +143,53 @@ def command_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def _f(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
+
+
+def run_command_eval(models: Path, data: Path, threshold: float | None = None) -> dict[str, Any]:
+    """The command table's results for the shipped student + command head (``models``) on a
+    command corpus (``data``; its encoder frames are cached in ``data/cache``)."""
+    from radvoice.eval.eval_sets import EvalDataError
+    from radvoice.nn.command_head import OUTPUT, attach_command_head
+    from radvoice.nn.pipeline import RadVoiceModels
+    from radvoice.nn.speech_student import SpeechStudent
+    from radvoice.training.command_corpus import load_command_utterances
+    from radvoice.training.student_data import FeatureCache, encoder_key
+
+    if not (Path(models) / "commands").is_dir():
+        raise EvalDataError(f"no command model at {Path(models) / 'commands'}")
+    if not Path(data).is_dir():
+        raise EvalDataError(f"command corpus not found: {data}")
+    student = SpeechStudent.load(Path(models) / "student")
+    head = attach_command_head(student, Path(models) / "commands")
+    student.attached_heads.pop(OUTPUT)  # scored from cached frames here, not streamed
+    utts = [u for u in load_command_utterances(Path(data)) if u.split in SPLITS]
+    if not utts:
+        raise EvalDataError(f"{data}: no spoken val or test utterances")
+    feats = FeatureCache(Path(data) / "cache", encoder_key(student))
+    feats.ensure(student, utts)
+    scorer = RadVoiceModels(root=Path(models))
+    t = IntentRules().command_threshold if threshold is None else threshold
+    return evaluate_commands(student, head, scorer, utts, feats, t)
+
+
+def command_text_table(result: dict[str, Any]) -> str:
+    """The fixed-width command table ``radvoice eval`` prints."""
+    header, rows = command_rows(result)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]]) + "\n"
+
+
+def command_markdown(result: dict[str, Any]) -> str:
+    """The command section of ``eval.md``."""
+    from radvoice.eval.report import markdown_table
+
+    return (
+        "\n## Spoken viewer commands\n\n"
+        "Held-out command phrasings (wordings never trained on) and negatives (held-out spoken "
+        "questions and findings, CT-CLIP prompts, parts of held-out reports) per voice "
+        "condition, through the app's whole intent rule: the question rule first, then the "
+        "command head's best command ≥ the threshold (chosen on the val voices) within 5 s. "
+        "Targets: top-1 ≥ 0.97, negatives firing a command ≤ 0.01, commands taken as "
+        "questions or findings ≤ 0.02.\n\n" + markdown_table(*command_rows(result))
+    )

@@ -80,8 +80,12 @@ def command_items(
     return out
 
 
-def negative_items(n_reports: int, seed: int) -> list[dict[str, Any]]:
-    """Questions, findings, prompts, report parts and chatter ("not a command")."""
+def negative_items(
+    n_reports: int, seed: int, question_every: int = 1, prompt_templates: int | None = None
+) -> list[dict[str, Any]]:
+    """Questions, findings, prompts, report parts and chatter ("not a command"): every
+    ``question_every``-th question phrasing (training and held-out alike), the prompts of the
+    first ``prompt_templates`` templates (all: None) in training."""
     from radvoice.data.queries import ALL_QUERIES
     from radvoice.data.speech import BABBLE_TEXTS
     from radvoice.labels import PATHOLOGIES
@@ -91,6 +95,8 @@ def negative_items(n_reports: int, seed: int) -> list[dict[str, Any]]:
     out = []
     for kind, texts in (("query", ALL_QUERIES), ("finding", finding_texts())):
         for i, (text, _) in enumerate(texts):
+            if kind == "query" and i % question_every:
+                continue
             if query_held_out(text):
                 out += [_item(f"{kind}_{i:04d}_{s}", kind, text, s) for s in ("val", "test")]
             else:
@@ -98,7 +104,8 @@ def negative_items(n_reports: int, seed: int) -> list[dict[str, Any]]:
     prompts = prompt_texts(PATHOLOGIES, PROMPT_TEMPLATES)
     per_label = 2 * len(PROMPT_TEMPLATES)
     for i, text in enumerate(prompts):
-        out.append(_item(f"prompt_{i:03d}", "prompt", text, "train"))
+        if prompt_templates is None or (i % per_label) // 2 < prompt_templates:
+            out.append(_item(f"prompt_{i:03d}", "prompt", text, "train"))
         if (i % per_label) < 2:  # the first template: present and absent
             out += [_item(f"prompt_{i:03d}_{s}", "prompt", text, s) for s in ("val", "test")]
     for i, text in enumerate(BABBLE_TEXTS):
@@ -153,14 +160,18 @@ def build_command_corpus(
     seed: int = 11,
     voices: str = "all",
     workers: int = 1,
+    question_every: int = 1,
+    prompt_templates: int | None = None,
 ) -> dict[str, Any]:
-    """Make (or resume) the corpus; a summary of the utterances per split."""
+    """Make (or resume) the corpus; a summary of the utterances per split. Negatives are
+    spoken first, then the commands (the help-panel examples first)."""
     from radvoice.data.speech import plan_for_engines, summarize_speech, synthesize_corpus_audio
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = command_items(per_command, test_per_command, val_per_command, seed)
-    items += negative_items(n_reports, seed)
+    items = negative_items(n_reports, seed, question_every, prompt_templates)
+    commands = command_items(per_command, test_per_command, val_per_command, seed)
+    items += sorted(commands, key=lambda it: (it["text_split"] != "train", it["item_id"][6:]))
     tmp = out / (ITEMS_NAME + ".tmp")
     tmp.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     tmp.replace(out / ITEMS_NAME)
@@ -228,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--voices", default="all")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--question-every", type=int, default=1, help="every k-th question phrasing")
+    p.add_argument("--prompt-templates", type=int, help="training prompts of the first K templates")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     summary = build_command_corpus(
@@ -239,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         args.voices,
         args.workers,
+        args.question_every,
+        args.prompt_templates,
     )
     print(json.dumps(summary, indent=1))
     return 0

@@ -92,7 +92,7 @@ def train_command_head(
         opt.step()
         sched.step()
         if step % 250 == 0 or step == steps - 1:
-            log.info(f"command head step {step}/{steps} loss {float(loss):.4f}")
+            log.info(f"command head step {step}/{steps} loss {float(loss.detach()):.4f}")
     head.eval()
     log.info(f"command head trained in {time.perf_counter() - t0:.0f} s")
     return head
