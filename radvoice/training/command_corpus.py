@@ -84,8 +84,9 @@ def negative_items(
     n_reports: int, seed: int, question_every: int = 1, prompt_templates: int | None = None
 ) -> list[dict[str, Any]]:
     """Questions, findings, prompts, report parts and chatter ("not a command"): every
-    ``question_every``-th question phrasing (training and held-out alike), the prompts of the
-    first ``prompt_templates`` templates (all: None) in training."""
+    ``question_every``-th question phrasing and finding (training and held-out alike), the
+    prompts of the first ``prompt_templates`` templates (all: None) in training, the first
+    template's "is present" prompts in val and test."""
     from radvoice.data.queries import ALL_QUERIES
     from radvoice.data.speech import BABBLE_TEXTS
     from radvoice.labels import PATHOLOGIES
@@ -95,7 +96,7 @@ def negative_items(
     out = []
     for kind, texts in (("query", ALL_QUERIES), ("finding", finding_texts())):
         for i, (text, _) in enumerate(texts):
-            if kind == "query" and i % question_every:
+            if i % question_every:
                 continue
             if query_held_out(text):
                 out += [_item(f"{kind}_{i:04d}_{s}", kind, text, s) for s in ("val", "test")]
@@ -106,7 +107,7 @@ def negative_items(
     for i, text in enumerate(prompts):
         if prompt_templates is None or (i % per_label) // 2 < prompt_templates:
             out.append(_item(f"prompt_{i:03d}", "prompt", text, "train"))
-        if (i % per_label) < 2:  # the first template: present and absent
+        if i % per_label == 0:  # the first template, "is present"
             out += [_item(f"prompt_{i:03d}_{s}", "prompt", text, s) for s in ("val", "test")]
     for i, text in enumerate(BABBLE_TEXTS):
         out.append(_item(f"chatter_{i}", "chatter", text, "train"))
