@@ -1,12 +1,14 @@
 """``RadVoiceModels``: the one object the library, the CLI and the app ask for embeddings.
 
 Models load lazily, once, from ``models/`` (SHA-256 checked): the teacher (``models/teacher``)
-for volumes, text and zero-shot; the speech student (``models/student``) for audio. The GPU is
+for volumes, text and zero-shot; the speech student (``models/student``) for audio, with the
+spoken-command head (``models/commands``) attached when it is installed. The GPU is
 used when present. Every embedding is an L2-normalised float32 numpy vector (512-d).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.registry import ModelIntegrityError, models_dir
+
+log = logging.getLogger(__name__)
 
 
 def default_device() -> torch.device:
@@ -32,11 +36,14 @@ class RadVoiceModels:
         device: str | torch.device | None = None,
         teacher: str = "teacher",
         student: str = "student",
+        commands: str = "commands",
     ) -> None:
         self.root = Path(root) if root is not None else models_dir()
         self.device = torch.device(device) if device is not None else default_device()
         self.teacher_dir = self.root / teacher
         self.student_dir = self.root / student
+        self.commands_dir = self.root / commands
+        self.commands_problem = ""  # why spoken commands are unavailable ("" when they are)
         self._lock = threading.RLock()
         self._bundle = None
         self._student = None
@@ -67,8 +74,23 @@ class RadVoiceModels:
                     raise ModelIntegrityError(f"speech model not found at {self.student_dir}")
                 student = SpeechStudent.load(self.student_dir, device=str(self.device))
                 check_distilled_from(student, self.student_dir, self.teacher_dir)
+                self._attach_commands(student)
                 self._student = student
             return self._student
+
+    def _attach_commands(self, student) -> None:
+        """The command head beside the student, when installed; a broken or mismatched one
+        only turns spoken commands off (logged), questions and findings keep working."""
+        if not self.commands_dir.is_dir():
+            self.commands_problem = f"no command model at {self.commands_dir}"
+            return
+        from radvoice.nn.command_head import attach_command_head
+
+        try:
+            attach_command_head(student, self.commands_dir)
+        except RadVoiceError as err:
+            self.commands_problem = str(err).splitlines()[0]
+            log.error("spoken commands off: %s", self.commands_problem)
 
     def speech_stream(self):  # -> radvoice.nn.streaming.StreamingSession
         """A push-to-talk session on the same speech student ``embed_audio`` uses: loaded once,
