@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+import torch  # noqa: F401 - before PySide6, whose import hook makes a later one slow
 from test_assistant_support import FakeModels, build_library, make_volume
 
 pytest.importorskip("PySide6")
@@ -230,7 +231,7 @@ def test_help_panel_and_settings_persist(make_window, qtbot, tmp_path):
     dialog = win.voice.help_dialog
     assert dialog.isVisible() and not dialog.isModal()
     text = win.voice.help_text.toPlainText()
-    for expected in ("Lung window", "Jump to Finding", "Is there pleural effusion?", "F1"):
+    for expected in ("Lung window", "“jump to finding”", "“scratch that”", "Is there pleural effusion?", "F1"):
         assert expected in text
     win.commands.invoke("voice.settings")
     box = win.voice.settings_dialog
@@ -279,13 +280,13 @@ def test_question_shows_heatmap_then_transcript_and_priors_commands(make_window,
     bridge.answered.connect(lambda a: events.append(("answer", time.monotonic())))
     volume = make_volume(11, shape=(20, 32, 32))
     win.set_volume(volume)
-    qtbot.waitUntil(lambda: not win.findings_panel.showing_empty_state, timeout=20000)
+    qtbot.waitUntil(lambda: not win.findings_panel.showing_empty_state, timeout=60000)
     assert bridge.voice.heatmaps.wait_idle(30)  # every finding's map precomputed
     assert sorted(maps.calls) == sorted(set(maps.calls)) and len(maps.calls) == 18
     if hasattr(bridge.engine, "set_command_handler"):
         assert bridge.engine._command_handler == win.voice.handler
 
-    with qtbot.waitSignal(bridge.answered, timeout=20000):
+    with qtbot.waitSignal(bridge.answered, timeout=60000):
         speak(bridge, models, QUERY, utt=1)
     qtbot.waitUntil(lambda: win.heatmap_overlay.shown, timeout=5000)
     assert win.heatmap.pathology == "Pleural effusion" and len(maps.calls) == 18  # cached
@@ -299,8 +300,44 @@ def test_question_shows_heatmap_then_transcript_and_priors_commands(make_window,
 
     win.commands.invoke("priors.compare")  # no priors yet: searched, then the top one opened
     qtbot.waitUntil(lambda: bridge.comparison is not None and bridge.comparison.isVisible(),
-                    timeout=20000)  # fmt: skip
+                    timeout=60000)  # fmt: skip
     assert win.priors.results and bridge.comparison.view.slice_count > 0
     win.close()
     assert bridge.voice.closed and bridge.voice.heatmaps.closed
     assert assistant_threads() == []
+
+
+def test_engine_commands_reach_the_viewer_and_scratch_that_undoes(make_window, qtbot):
+    """The assistant's command intent (typed here: no speech model needed) → the handler on
+    the speech worker → the viewer, confirmed; "scratch that" undoes; questions still answer."""
+    from radvoice.app.assistant import attach_assistant
+
+    models = FakeModels()
+    win = make_window()
+    bridge = attach_assistant(win, models=models, library=None, first_run=False,
+                              heatmap_compute=Maps(), transcribe=None)  # fmt: skip
+    assert bridge.engine._command_handler == win.voice.handler
+    win.set_volume(make_volume(13, shape=(20, 32, 32)))
+    qtbot.waitUntil(lambda: not win.findings_panel.showing_empty_state, timeout=60000)
+    before = win.viewer.window
+    with qtbot.waitSignal(win.voice.executed, timeout=60000) as got:
+        bridge.engine.ask_text("lung window please")
+    assert got.args[0].message == "Lung window ← voice, 1.00"
+    assert win.viewer.window == (1500.0, -600.0)
+    with qtbot.waitSignal(win.voice.executed, timeout=60000) as got:
+        bridge.engine.ask_text("scratch that")
+    assert got.args[0].outcome.value == "undone" and win.viewer.window == before
+    with qtbot.waitSignal(win.voice.executed, timeout=60000):
+        bridge.engine.ask_text("what can I say")
+    assert win.voice.help_dialog is not None and win.voice.help_dialog.isVisible()
+
+    # the settings reach the engine: commands off → the same words are not a command
+    from radvoice.app.voice_actions import VoiceSettings
+
+    win.voice.apply_settings(VoiceSettings(enabled=False, threshold=0.8))
+    assert bridge.engine.config.voice_commands is False
+    assert bridge.engine.config.command_threshold == pytest.approx(0.8)
+    with qtbot.waitSignal(bridge.answered, timeout=60000) as got:
+        bridge.engine.ask_text("lung window")
+    assert got.args[0].intent.kind.value != "command" and win.viewer.window == before
+    win.close()

@@ -12,6 +12,7 @@ replaced meanwhile are dropped.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import zlib
@@ -157,14 +158,15 @@ class HeatmapService:
             return self._cache.get((self._key, pathology))
 
     # -- worker -----------------------------------------------------------------------------------
-    def _run(self) -> None:
-        if self.torch_threads is not None:
-            try:
-                import torch
-
+    def _limit_torch_threads(self) -> None:
+        """Keep torch's threads at ``torch_threads`` (without importing torch here: a lazy
+        import on this thread would hold the import lock the other workers need)."""
+        torch = sys.modules.get("torch")
+        if self.torch_threads is not None and torch is not None:
+            if torch.get_num_threads() != int(self.torch_threads):
                 torch.set_num_threads(int(self.torch_threads))
-            except ImportError:  # pragma: no cover - torch is a dependency
-                pass
+
+    def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._jobs and not self._closed:
@@ -173,6 +175,7 @@ class HeatmapService:
                     return
                 job = self._busy = self._jobs.pop(0)
             try:
+                self._limit_torch_threads()
                 self._do(job)
             finally:
                 with self._cond:
