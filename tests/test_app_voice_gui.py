@@ -292,8 +292,9 @@ def test_question_shows_heatmap_then_transcript_and_priors_commands(make_window,
     assert win.heatmap.pathology == "Pleural effusion" and len(maps.calls) == 18  # cached
     assert win.talk.transcript == ""  # the transcript never comes before the answer
     gate.set()
-    qtbot.waitUntil(lambda: win.talk.transcript != "", timeout=10000)
-    assert win.talk_panel.transcript.text() == "heard: “is there a pleural effusion”"
+    heard = "heard: “is there a pleural effusion”"
+    qtbot.waitUntil(lambda: win.talk_panel.transcript.text() == heard, timeout=10000)
+    assert win.talk.transcript == heard and win.talk_panel.transcript.isVisible()
     assert [e[0] for e in events] == ["answer", "transcript"]
     win.commands.invoke("heatmap.jump")
     assert win.viewer.cursor == (32 - 6, 5, 20 // 3)

@@ -157,7 +157,7 @@ def test_question_answers_overlays_heatmap_jumps_and_transcribes(app_session):
     # what was heard comes after the answer, beneath it
     text, t_text = wait_for(s, "transcript", n)
     assert t_text > t_answer and "effusion" in text.lower(), text
-    assert win.talk_panel.transcript.text() == text
+    s.bot.waitUntil(lambda: win.talk_panel.transcript.text() == text, timeout=10000)
     assert not any(k == "command" for k, _v, _t in s.log[n:])  # the question fired nothing
 
     peak = win.heatmap.peak_index()

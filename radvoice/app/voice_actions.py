@@ -18,6 +18,7 @@ from typing import Any
 
 from radvoice.app.events import EmitterGroup
 from radvoice.app.state import HEADER_PRESET, ViewerState, _State
+from radvoice.assistant.intent import DEFAULT_COMMAND_THRESHOLD
 from radvoice.commands import CommandRegistry
 from radvoice.errors import RadVoiceError
 
@@ -33,7 +34,7 @@ class VoiceSettings:
     """User settings: voice commands on/off, the confidence they need, the ASR transcript."""
 
     enabled: bool = True
-    threshold: float = 0.5
+    threshold: float = DEFAULT_COMMAND_THRESHOLD  # the command head's probability
     transcript: bool = True
 
     def __post_init__(self) -> None:

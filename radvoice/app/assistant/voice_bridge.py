@@ -37,8 +37,8 @@ class VoiceBridge(QObject):
     def __init__(
         self,
         bridge,
-        heatmap_compute: Compute | None | Any = DEFAULT,
-        transcribe: Transcribe | None | Any = DEFAULT,
+        heatmap_compute: Compute | None | Any = DEFAULT,  # not callable: the shipped models'
+        transcribe: Transcribe | None | Any = DEFAULT,  # not callable: Whisper tiny.en
         precompute: bool = True,
     ) -> None:
         super().__init__(bridge)
@@ -51,7 +51,7 @@ class VoiceBridge(QObject):
         self._compare_pending = False
 
         self.heatmaps: HeatmapService | None = None
-        if heatmap_compute is DEFAULT:
+        if heatmap_compute is not None and not callable(heatmap_compute):  # the default
             heatmap_compute = default_compute(engine.models) if engine.has_models else None
         if heatmap_compute is not None:
             torch_threads = getattr(engine.config, "torch_threads", 1)
@@ -60,7 +60,7 @@ class VoiceBridge(QObject):
         self.transcriber: Transcriber | None = None
         if transcribe is not None and engine.has_models:
             self.transcriber = Transcriber(
-                window.talk, None if transcribe is DEFAULT else transcribe
+                window.talk, transcribe if callable(transcribe) else None
             )
         voice = window.voice
         if hasattr(engine, "set_command_handler"):
