@@ -132,7 +132,7 @@ class VoiceBridge(QObject):
             Command("priors.show", "Show Similar Prior Cases", self.show_priors, "Shift+P",
                     category="Library", tooltip="Similar cases for the open CT"),
             Command("priors.compare", "Compare with Top Prior", self.compare_top_prior,
-                    "Ctrl+Shift+P", category="Library",
+                    "Ctrl+Alt+P", category="Library",
                     tooltip="Open the most similar prior beside the current case"),
         ):  # fmt: skip
             if cmd.name not in reg:
