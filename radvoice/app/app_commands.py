@@ -30,6 +30,9 @@ RENDER_PRESET_KEYS = {
 WINDOW_PRESET_COMMANDS = [f"view.preset.{n}" for n in WINDOW_PRESET_KEYS]
 RENDER_PRESET_COMMANDS = [f"render.preset.{n}" for n in RENDER_PRESETS]
 RECENT_COMMANDS = [f"file.recent.{i}" for i in range(1, MAX_RECENT + 1)]
+MAXIMIZE_KEYS = {"axial": "Shift+A", "coronal": "Shift+C", "sagittal": "Shift+S"}
+MAXIMIZE_COMMANDS = [f"view.maximize.{n}" for n in MAXIMIZE_KEYS]
+ZOOM_STEP = 1.25
 
 MENUS: dict[str, list[str | None]] = {
     "&File": [
@@ -49,13 +52,23 @@ MENUS: dict[str, list[str | None]] = {
         None,
         "view.slice.next",
         "view.slice.previous",
+        "view.slice.first",
+        "view.slice.last",
+        None,
+        "view.zoom.in",
+        "view.zoom.out",
         "view.reset",
         "view.maximize",
+        *MAXIMIZE_COMMANDS,
+        "view.restore",
         "view.crosshair",
         "view.patient_info",
+        None,
+        "heatmap.toggle",
+        "heatmap.jump",
     ],
     "&3D": RENDER_PRESET_COMMANDS,
-    "&Talk": ["talk.push"],
+    "&Talk": ["talk.push", None, "voice.undo", "voice.help", "voice.settings", None],
     "&Help": ["help.shortcuts", "help.about"],
 }
 TOOLBAR: list[str | None] = [
@@ -69,6 +82,9 @@ TOOLBAR: list[str | None] = [
     "view.reset",
     "view.maximize",
     "view.crosshair",
+    None,
+    "heatmap.toggle",
+    "heatmap.jump",
     None,
     "file.screenshot",
 ]
@@ -145,6 +161,7 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
             category="View",
         )
     )
+    _register_navigation(win, reg)
     add(Command("view.reset", "Reset Views", win.reset_views, "R", category="View"))
     add(
         Command(
@@ -187,6 +204,7 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
             tooltip="Hold to ask a question about this CT",
         )
     )
+    _register_heatmap_and_voice(win, reg)
     add(
         Command(
             "help.shortcuts", "Keyboard Shortcuts…", win.edit_shortcuts, "Ctrl+K", category="Help"
@@ -222,3 +240,35 @@ def _register_pacs(win: MainWindow) -> None:
             tooltip="Store the last exported SR and heat map on the study browser's node",
         )
     )
+
+
+def _register_navigation(win: MainWindow, reg: CommandRegistry) -> None:
+    """First/last slice, zoom, maximise one named view and restore the 2x2 layout."""
+    add = reg.register
+    add(Command("view.slice.first", "First Slice", lambda: win.step_slice(-(10**6)), "Home",
+                category="View"))
+    add(Command("view.slice.last", "Last Slice", lambda: win.step_slice(10**6), "End",
+                category="View"))
+    add(Command("view.zoom.in", "Zoom In", lambda: win.zoom_active(ZOOM_STEP), "Ctrl++",
+                category="View"))
+    add(Command("view.zoom.out", "Zoom Out", lambda: win.zoom_active(1 / ZOOM_STEP), "Ctrl+-",
+                category="View"))
+    for name, key in MAXIMIZE_KEYS.items():
+        add(Command(f"view.maximize.{name}", f"Maximise {name.capitalize()}",
+                    lambda name=name: win.maximize_view(name), key, category="View"))
+    add(Command("view.restore", "Restore Layout", lambda: win.maximize_view(None), "Escape",
+                category="View", tooltip="Back to the 2x2 layout"))  # fmt: skip
+
+
+def _register_heatmap_and_voice(win: MainWindow, reg: CommandRegistry) -> None:
+    """The heat-map overlay and the voice-action commands."""
+    add = reg.register
+    add(Command("heatmap.toggle", "Show Heat Map", win.toggle_heatmap, "H", category="Heat map",
+                checkable=True, checked=True,
+                tooltip="Show or hide where the model looks for the asked finding"))
+    add(Command("heatmap.jump", "Jump to Finding", win.jump_to_heatmap_peak, "J",
+                category="Heat map", tooltip="Crosshair to the heat map's maximum"))
+    add(Command("voice.undo", "Undo Voice Action", win.undo_voice_action, "Ctrl+Z",
+                category="Talk", tooltip="Scratch that: undo the last spoken command"))
+    add(Command("voice.help", "What Can I Say?", win.show_voice_help, "F1", category="Talk"))
+    add(Command("voice.settings", "Voice Settings…", win.edit_voice_settings, category="Talk"))

@@ -33,14 +33,18 @@ from radvoice.app.app_commands import (
     register_app_commands,
 )
 from radvoice.app.capture import grab_composite
+from radvoice.app.heatmap_overlay import HeatmapOverlay
+from radvoice.app.heatmap_state import HeatmapState
 from radvoice.app.loader import LoadThread
 from radvoice.app.panels.findings import FindingsPanel
+from radvoice.app.panels.heatmap import HeatmapPanel
 from radvoice.app.panels.priors import PriorsPanel
 from radvoice.app.panels.talk import TalkPanel
 from radvoice.app.series_dialog import SeriesDialog
 from radvoice.app.settings import make_settings, push_recent, read_bool, read_list
 from radvoice.app.shortcuts_dialog import ShortcutsDialog
 from radvoice.app.slice_view import SliceView
+from radvoice.app.voice_controller import VoiceController
 from radvoice.app.volume_view import DEFAULT_MAX_DIM, VolumeView
 from radvoice.app.vtk_support import image_data_from_array
 from radvoice.commands import CommandRegistry
@@ -67,7 +71,8 @@ def local_paths(mime: QMimeData) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    """The viewer. States: ``viewer``, ``findings``, ``priors``, ``talk``; ``commands``."""
+    """The viewer. States: ``viewer``, ``findings``, ``priors``, ``talk``, ``heatmap``;
+    ``commands``; ``voice`` (spoken commands, undo)."""
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class MainWindow(QMainWindow):
         self.findings = FindingsState()
         self.priors = PriorsState()
         self.talk = TalkState()
+        self.heatmap = HeatmapState()
         self.commands = CommandRegistry()
         self.closed = False
         self.last_error: str | None = None
@@ -101,6 +107,10 @@ class MainWindow(QMainWindow):
         self._render_timer.timeout.connect(self.render_now)
 
         self._build_views(volume_max_dim, force_cpu_volume)
+        self.heatmap_overlay = HeatmapOverlay(
+            self.heatmap, self.slice_views, self.schedule_render, self
+        )
+        self.voice = VoiceController(self)
         self._build_panels()
         self._build_status_bar()
         register_app_commands(self)
@@ -119,6 +129,9 @@ class MainWindow(QMainWindow):
         v.render_preset.connect(self._on_render_preset)
         v.crosshair_visible.connect(lambda on: self.commands.set_checked("view.crosshair", on))
         v.show_patient_info.connect(self._on_patient_info)
+        self.heatmap.events.visible.connect(
+            lambda on: self.commands.set_checked("heatmap.toggle", on)
+        )
         self._restore_settings()
         self._on_preset(self.viewer.preset)
         self._on_render_preset(self.viewer.render_preset)
@@ -154,9 +167,12 @@ class MainWindow(QMainWindow):
         self.priors_panel = PriorsPanel(self.priors)
         self.priors_panel.open_requested.connect(self.open_path)
         self.talk_panel = TalkPanel(self.talk, self.commands)
+        self.talk_panel.add_widget(self.voice.confirmation)
+        self.heatmap_panel = HeatmapPanel(self.heatmap, self.commands)
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget in (
             ("talk", "Push to talk", self.talk_panel),
+            ("heatmap", "Heat map", self.heatmap_panel),
             ("findings", "Findings", self.findings_panel),
             ("priors", "Similar prior cases", self.priors_panel),
         ):
@@ -172,8 +188,8 @@ class MainWindow(QMainWindow):
             self.docks[key] = dock
         self.resizeDocks([self.docks["talk"]], [360], Qt.Orientation.Horizontal)
         # the findings chart has 18 rows: give it most of the column (a saved layout wins)
-        docks = [self.docks[k] for k in ("talk", "findings", "priors")]
-        self.resizeDocks(docks, [170, 560, 300], Qt.Orientation.Vertical)
+        docks = [self.docks[k] for k in ("talk", "heatmap", "findings", "priors")]
+        self.resizeDocks(docks, [190, 150, 480, 240], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -393,6 +409,9 @@ class MainWindow(QMainWindow):
         image = None if ov is None else image_data_from_array(ov.array, ov.spacing, ov.origin)
         for view in self.slice_views.values():
             view.set_volume(ov, image)
+        if self.heatmap.volume is not volume:
+            self.heatmap.clear()
+        self.heatmap_overlay.refresh_map()
         self.volume_view.set_volume(ov)
         title = "RadVoice"
         if volume is not None:
@@ -449,6 +468,41 @@ class MainWindow(QMainWindow):
         """Restore the 2x2 layout, or maximise the active view."""
         v = self.viewer
         v.maximized = None if v.maximized is not None else v.active_view
+
+    def maximize_view(self, view: str | None) -> None:
+        """Show one named view alone (None: back to the 2x2 layout)."""
+        if view is not None:
+            self.viewer.active_view = view
+        self.viewer.maximized = view
+
+    def zoom_active(self, factor: float) -> None:
+        """Magnify the active slice view (the axial one when the 3D view is active)."""
+        view = self.slice_views.get(self.viewer.active_view, self.slice_views["axial"])
+        view.zoom(factor)
+
+    def toggle_heatmap(self) -> None:
+        """Show or hide the heat-map overlay."""
+        if not self.heatmap.has_map:
+            self.commands.set_checked("heatmap.toggle", self.heatmap.visible)
+            raise RadVoiceError("No heat map yet — ask about a finding first")
+        self.heatmap.toggle()
+
+    def jump_to_heatmap_peak(self) -> None:
+        """Crosshair to the hottest voxel of the heat map ("jump to finding")."""
+        peak = self.heatmap.peak_index()
+        if peak is None or self.heatmap.volume is not self.viewer.volume:
+            raise RadVoiceError("No heat map yet — ask about a finding first")
+        self.heatmap.visible = True
+        self.viewer.cursor = peak
+
+    def undo_voice_action(self) -> None:
+        self.voice.undo()
+
+    def show_voice_help(self) -> None:
+        self.voice.show_help()
+
+    def edit_voice_settings(self) -> None:
+        self.voice.edit_settings()
 
     def reset_views(self) -> None:
         for view in self.views.values():
@@ -548,6 +602,8 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self.hold_keys)
         for held in [c.name for c in self.commands if self.commands.is_held(c.name)]:
             self.commands.release(held)
+        self.heatmap_overlay.close()
+        self.voice.close()
         self._cancel_load()
         for thread in self._old_threads:
             thread.cancel()
@@ -561,7 +617,7 @@ class MainWindow(QMainWindow):
             except Exception:  # noqa: BLE001 - one part failing must not keep the others open
                 log.exception("shutdown hook failed")
         self.binder.detach()
-        for panel in (self.findings_panel, self.priors_panel, self.talk_panel):
+        for panel in (self.findings_panel, self.priors_panel, self.talk_panel, self.heatmap_panel):
             panel.detach()
         for view in self.views.values():
             view.close()

@@ -79,6 +79,7 @@ class SliceView:
         self.actor.VisibilityOff()
         self.renderer.AddViewProp(self.actor)
 
+        self.layers: list = []  # overlays drawn over the slice (heat map), see heatmap_overlay
         self._lines: dict[int, tuple[vtkLineSource, vtkActor]] = {}
         for axis in (self.geometry.horizontal, self.geometry.vertical):
             src = vtkLineSource()
@@ -164,14 +165,23 @@ class SliceView:
             return
         xyz = self.oriented.to_canonical(ijk)
         self.slice_index = int(xyz[self.geometry.normal])
+        extent = self.display_extent()
+        self.actor.SetDisplayExtent(*extent)
+        for layer in self.layers:
+            layer.on_slice(extent)
+        self._update_crosshair(xyz)
+        self._update_text()
+        self.request_render()
+
+    def display_extent(self) -> list[int] | None:
+        """The VTK display extent of the shown slice (overlay layers use the same)."""
+        if self.oriented is None:
+            return None
         extent = [0, self.oriented.size[0] - 1, 0, self.oriented.size[1] - 1]
         extent += [0, self.oriented.size[2] - 1]
         n = self.geometry.normal
         extent[2 * n] = extent[2 * n + 1] = self.slice_index
-        self.actor.SetDisplayExtent(*extent)
-        self._update_crosshair(xyz)
-        self._update_text()
-        self.request_render()
+        return extent
 
     def _on_window(self, wl: tuple[float, float]) -> None:
         prop = self.actor.GetProperty()
@@ -305,6 +315,23 @@ class SliceView:
         cam.SetFocalPoint(*(np.array(cam.GetFocalPoint()) + shift))
         cam.SetPosition(*(np.array(cam.GetPosition()) + shift))
         self._user_camera = True
+        self.request_render()
+
+    def camera_state(self) -> tuple:
+        """Focal point, position, parallel scale and whether the user moved the camera."""
+        cam = self.renderer.GetActiveCamera()
+        return (cam.GetFocalPoint(), cam.GetPosition(), cam.GetParallelScale(), self._user_camera)
+
+    def set_camera_state(self, state: tuple) -> None:
+        """Put the camera back where :meth:`camera_state` found it."""
+        if self.closed:
+            return
+        focal, position, scale, user = state
+        cam = self.renderer.GetActiveCamera()
+        cam.SetFocalPoint(*focal)
+        cam.SetPosition(*position)
+        cam.SetParallelScale(scale)
+        self._user_camera = bool(user)
         self.request_render()
 
     def _on_resize(self, *_args: object) -> None:

@@ -8,6 +8,10 @@
   as a query (findings re-ranked, asked pathology first) or a report/finding (similar priors
   from the case library → :class:`PriorsState`).
 * :meth:`Assistant.similar_to_volume` — priors for the open CT itself.
+* A spoken (or typed) viewer command ("lung window") is not answered: the handler set with
+  :meth:`Assistant.set_command_handler` gets ``(command name, confidence)`` on the speech
+  worker and dispatches it (the app: its CommandRegistry, on the GUI thread). Settings:
+  ``AssistantConfig.voice_commands`` (on by default) and ``command_threshold``.
 
 Workers are single-threaded executors; torch runs with ``torch_threads`` threads in them (1 by
 default: on a busy 2-core CPU two OpenMP threads made the speech path 5x slower). Results from
@@ -24,11 +28,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from radvoice.assistant.intent import (
+    DEFAULT_COMMAND_THRESHOLD,
     TYPED_WORDS_PER_SECOND,
     Intent,
     IntentKind,
@@ -41,6 +46,7 @@ from radvoice.assistant.priors import prior_results
 from radvoice.assistant.speech import (
     SpeechStream,
     as_vector,
+    command_of,
     open_speech_stream,
     question_probability,
 )
@@ -48,6 +54,7 @@ from radvoice.assistant.warmup import ModelWarmup
 from radvoice.components.state import FindingsState, PriorsState, TalkPhase, TalkState
 from radvoice.errors import RadVoiceError
 from radvoice.imaging.volume import Volume
+from radvoice.voice_catalog import VOICE_COMMANDS, typed_command
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,16 @@ class AssistantConfig:
     top_k: int = 8
     search_space: str = "both"  # utterances: report and CT embeddings
     torch_threads: int | None = 1  # None: leave torch's setting alone
+    voice_commands: bool = True  # spoken viewer commands ("lung window") fire the handler
+    command_threshold: float = DEFAULT_COMMAND_THRESHOLD  # the command head's probability
+
+    def intent_rules(self) -> IntentRules:
+        """``rules`` with this config's command threshold."""
+        return replace(self.rules, command_threshold=float(self.command_threshold))
+
+
+CommandHandler = Callable[[str, float], None]
+"""``handler(command name, confidence)``: runs a voice command (called on the speech worker)."""
 
 
 @dataclass
@@ -115,6 +132,7 @@ class Assistant:
         self._also: tuple[str, ...] = ()  # near-tie alternatives of the queried label
         self._pending_query = False
         self.last_answer: Answer | None = None
+        self._command_handler: CommandHandler | None = None
         self.library = None
         self._warmup: ModelWarmup | None = None
         self.set_models(models)
@@ -129,6 +147,12 @@ class Assistant:
             import torch
 
             torch.set_num_threads(int(self.config.torch_threads))
+
+    def set_command_handler(self, handler: CommandHandler | None) -> None:
+        """Who runs voice commands: ``handler(name, confidence)`` on the speech worker (None:
+        a command is only reported as not available)."""
+        with self._lock:
+            self._command_handler = handler
 
     @property
     def has_models(self) -> bool:
@@ -388,13 +412,14 @@ class Assistant:
                 stream.push(audio[stream.n_samples :])
             embedding = as_vector(stream.finish())
             question = question_probability(stream)
+            command = command_of(stream) if self.config.voice_commands else None
         except RadVoiceError as err:
             self._say(f"Could not understand that: {str(err).splitlines()[0]}", error=True)
             return
         finally:
             stream.reset()
             self._stream_utt, self._stream_broken = None, False
-        self._answer(embedding, audio.size / SAMPLE_RATE, "speech", t0, question)
+        self._answer(embedding, audio.size / SAMPLE_RATE, "speech", t0, question, command)
 
     def ask_text(self, text: str) -> None:
         """A typed question or finding, handled like a spoken one (text teacher embedding)."""
@@ -412,7 +437,10 @@ class Assistant:
             self._say(f"Could not embed that text: {err}", error=True)
             return
         seconds = len(text.split()) / TYPED_WORDS_PER_SECOND
-        self._answer(embedding, seconds, "text", t0, text_question_probability(text))
+        named = typed_command(text) if self.config.voice_commands else None
+        command = (named, 1.0) if named is not None else None
+        question = 0.0 if named is not None else text_question_probability(text)
+        self._answer(embedding, seconds, "text", t0, question, command)
 
     def _answer(
         self,
@@ -421,13 +449,17 @@ class Assistant:
         source: str,
         t0: float,
         question: float | None = None,
+        command: tuple[str, float] | None = None,
     ) -> None:
         models = self.models
         if models is None:
             return
-        intent = classify_intent(models, embedding, duration_s, self.config.rules, question)
+        rules = self.config.intent_rules()
+        intent = classify_intent(models, embedding, duration_s, rules, question, command)
         if intent.kind is IntentKind.QUERY:
             self._answer_query(intent)
+        elif intent.kind is IntentKind.COMMAND:
+            self._run_command(intent)
         else:
             self._answer_report(embedding, intent)
         answer = Answer(intent, source, time.perf_counter() - t0, embedding)
@@ -461,6 +493,19 @@ class Assistant:
         self._show_findings(intent.label, asked)
         also = "".join(f"; or {k}: {probs[k]:.2f}" for k, _ in intent.alternatives)
         self._say(f"{intent.label}: {p:.2f}{verdict}{also}")
+
+    def _run_command(self, intent: Intent) -> None:
+        """Hand a voice command to the handler (not answered as a question or a finding)."""
+        name, p = intent.command or "", float(intent.command_probability or 0.0)
+        spec = VOICE_COMMANDS.get(name)
+        title = spec.title if spec is not None else name
+        with self._lock:
+            handler = self._command_handler
+        if handler is None:
+            self._say(f"Heard “{title}” — voice commands are not available here")
+            return
+        self._say(f"{title} ← voice ({p:.2f})")
+        handler(name, p)
 
     def _answer_report(self, embedding: np.ndarray, intent: Intent) -> None:
         library = self.library

@@ -90,6 +90,22 @@ def question_probability(stream: object) -> float | None:
     return float(1.0 / (1.0 + np.exp(-float(logit))))
 
 
+def command_of(stream: object) -> tuple[str, float] | None:
+    """After ``finish``: the command head's best command and its probability (softmax over the
+    head's classes, "none" included), None when the model has no command head."""
+    from radvoice.assistant.intent import best_command
+    from radvoice.voice_catalog import COMMAND_OUTPUT as OUTPUT
+
+    logits = getattr(stream, "outputs", {}).get(OUTPUT)
+    names = (getattr(stream, "classes", None) or {}).get(OUTPUT)
+    if logits is None or not names:
+        return None
+    z = np.asarray(logits.detach().float().cpu() if hasattr(logits, "detach") else logits)
+    z = z.astype(np.float64).reshape(-1)
+    p = np.exp(z - z.max())
+    return best_command(list(names), p / p.sum())
+
+
 def as_vector(embedding: object) -> np.ndarray:
     """A tensor or array embedding as a float32 numpy vector."""
     if hasattr(embedding, "detach"):

@@ -10,8 +10,11 @@ if any failed). ``--heatmap DIR`` writes, per asked pathology (every called find
 nothing is asked), a NIfTI heat map in the volume's own grid. Each
 ``--audio`` / ``--text`` query (in the order given) is matched to the pathology it asks about
 (``label``, ``label_score``) and answered with that pathology's ``probability``. One query gives
-``query``; several give ``queries`` (a list). Models load once. Any WAV rate/channel count is
-accepted; unreadable input exits 2 with one line.
+``query``; several give ``queries`` (a list). Each also says what the app would do with it:
+``intent`` is ``query``, ``report`` or ``command`` (by the app's intent rule, with the speech
+student's question head and command head for audio), a command with its CommandRegistry
+``command`` name, ``command_title`` and ``command_probability``. Models load once. Any WAV
+rate/channel count is accepted; unreadable input exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -65,23 +68,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def answer(models: Any, probabilities: dict[str, float], kind: str, value: str) -> dict[str, Any]:
-    """Embed one query (audio path or text), match it to a pathology, attach its probability."""
+    """Embed one query (audio path or text), match it to a pathology, attach its probability
+    and the app's intent (query, report or command)."""
+    from radvoice.assistant.intent import TYPED_WORDS_PER_SECOND, text_question_probability
+
+    command = None
     if kind == "audio":
         from radvoice.audio import load_audio
 
-        embedding = models.embed_audio(load_audio(value))
+        audio = load_audio(value)
+        embedding, question, command = _speech(models, audio)
+        seconds = audio.size / 16000
     else:
+        from radvoice.assistant.voice_commands import typed_command
         from radvoice.errors import RadVoiceError
 
         if not value.strip():
             raise RadVoiceError("--text needs a non-empty question")
         embedding = models.embed_text(value)
+        named = typed_command(value)
+        command = (named, 1.0) if named else None
+        question = 0.0 if named else text_question_probability(value)
+        seconds = len(value.split()) / TYPED_WORDS_PER_SECOND
+    from radvoice.assistant.intent import classify_intent
     from radvoice.nn.query_rank import rank_query
 
     (label, score), near = rank_query(models.query_scores(embedding))
-    return {
+    intent = classify_intent(models, embedding, seconds, None, question, command)
+    out = {
         "source": kind,
         "input": value,
+        "intent": str(intent.kind),
         "label": label,
         "label_score": float(score),
         "probability": float(probabilities[label]),
@@ -89,7 +106,30 @@ def answer(models: Any, probabilities: dict[str, float], kind: str, value: str) 
             {"label": k, "label_score": float(s), "probability": float(probabilities[k])}
             for k, s in near
         ],
+        "question_probability": question,
     }
+    if intent.command is not None:
+        from radvoice.assistant.voice_commands import VOICE_COMMANDS
+
+        spec = VOICE_COMMANDS.get(intent.command)
+        out["command"] = intent.command
+        out["command_title"] = spec.title if spec else intent.command
+        out["command_probability"] = intent.command_probability
+    return out
+
+
+def _speech(models: Any, audio: Any) -> tuple[Any, float | None, tuple[str, float] | None]:
+    """Embedding, question probability and best command of a whole utterance, through the
+    same streaming session the app uses at key release (plain ``embed_audio`` without one)."""
+    from radvoice.assistant.speech import as_vector, command_of, question_probability
+
+    factory = getattr(models, "speech_stream", None)
+    if not callable(factory):
+        return models.embed_audio(audio), None, None
+    stream = factory()
+    stream.push(audio)
+    embedding = as_vector(stream.finish())
+    return embedding, question_probability(stream), command_of(stream)
 
 
 def classify(models: Any, volume: Any, queries: list[tuple[str, str]]) -> dict[str, Any]:
@@ -158,6 +198,12 @@ def _print_text(result: dict[str, Any]) -> None:
     for a in answers:
         flag = "present" if a["probability"] >= thr[a["label"]] else "not present"
         print(f"Q ({a['source']}): {a['input']}")
+        if a.get("command"):
+            p = a["command_probability"]
+            print(f"  → command {a['command']}: {a['command_title']} ({p:.2f})")
+            continue
+        if a.get("intent") == "report":
+            print("  (a finding or report, not a question: the app looks up priors)")
         print(
             f"  → {a['label']} (match {a['label_score']:.2f}): p = {a['probability']:.3f}, {flag}"
         )

@@ -1,6 +1,8 @@
 """``radvoice eval [--json] [--out DIR]``: text teacher / speech no-KD / speech KD / ASR cascade
 × (training voices, held-out speakers, held-out engines, noise 10 dB SNR, lung2), with gap
-recovery; writes ``DIR/eval.md`` with ROC curves (PNG) and ``DIR/eval.json``."""
+recovery; writes ``DIR/eval.md`` with ROC curves (PNG) and ``DIR/eval.json``. With a command
+corpus (``--commands-data``, default ``runs/corpus/commands``) it also prints the spoken viewer
+command table (``--commands-only``: just that table)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 DEFAULT_DATA = "runs/corpus/student_s1"
 DEFAULT_EVAL_DATA = "runs/corpus/eval_s2"
+DEFAULT_COMMANDS_DATA = "runs/corpus/commands"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --ct: also measure the teacher of another models folder, side by side",
     )
     p.add_argument("--ct-test-cases", type=int, default=300, help="with --ct: generated test cases")
+    p.add_argument(
+        "--commands-data",
+        default=DEFAULT_COMMANDS_DATA,
+        help="spoken-command corpus (radvoice.training.command_corpus) for the command table",
+    )
+    p.add_argument(
+        "--commands-only", action="store_true", help="only the spoken viewer-command table"
+    )
     p.set_defaults(func=run)
 
 
@@ -89,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.ct:
         return _run_ct(args, out)
+    models = Path(args.models) if args.models else models_dir()
+    if args.commands_only:
+        return _commands_only(models, Path(args.commands_data), out, args.json)
     settings = EvalSettings(
-        models=Path(args.models) if args.models else models_dir(),
+        models=models,
         data=Path(args.data),
         teacher=Path(args.teacher) if args.teacher else None,
         eval_data=Path(args.eval_data),
@@ -105,10 +119,17 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(inputs, progress=lambda m: logging.info(f"eval: {m}"))
     command = "radvoice eval " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["eval"] else [])
     md = write_report(result, out, command.strip())
+    commands = _command_result(models, Path(args.commands_data))
+    if commands is not None:
+        _append_commands(out, commands)
     if args.json:
-        print(json.dumps(json_safe(result.to_dict()), indent=1))
+        print(json.dumps(json_safe(result.to_dict() | {"commands": commands}), indent=1))
     else:
         print(text_table(result), end="")
+        if commands is not None:
+            from radvoice.eval.commands_eval import command_text_table
+
+            print("\n" + command_text_table(commands), end="")
         print(f"report: {md}")
     return 0
 
@@ -137,4 +158,54 @@ def _run_ct(args: argparse.Namespace, out: Path) -> int:
     (out / "ct_eval.json").write_text(json.dumps(json_safe(result), indent=1) + "\n")
     (out / "ct_eval.md").write_text("# CT side\n\n" + table)
     print(json.dumps(json_safe(result), indent=1) if args.json else table, end="")
+    return 0
+
+
+def _command_result(models: Path, data: Path) -> dict | None:
+    """The command table's results, or None (logged) without a command corpus or model."""
+    import logging
+
+    from radvoice.eval.commands_eval import run_command_eval
+
+    if not data.is_dir() or not (models / "commands").is_dir():
+        logging.warning(
+            f"no command corpus at {data} or no {models / 'commands'}: no command table"
+        )
+        return None
+    return run_command_eval(models, data)
+
+
+def _append_commands(out: Path, commands: dict) -> None:
+    """Add the command section to ``eval.md`` and the results to ``commands.json``."""
+    import json
+
+    from radvoice.eval.commands_eval import command_markdown
+    from radvoice.eval.report import json_safe
+
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "eval.md"
+    if md.is_file():
+        md.write_text(md.read_text(encoding="utf-8") + command_markdown(commands), "utf-8")
+    (out / "commands.json").write_text(json.dumps(json_safe(commands), indent=1) + "\n")
+
+
+def _commands_only(models: Path, data: Path, out: Path, as_json: bool) -> int:
+    """``radvoice eval --commands-only``: the command table alone (``OUT/commands.md``)."""
+    import json
+    import logging
+    import sys
+
+    from radvoice.eval.commands_eval import command_markdown, command_text_table, run_command_eval
+    from radvoice.eval.report import json_safe
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    result = run_command_eval(models, data)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "commands.md").write_text("# RadVoice evaluation" + command_markdown(result), "utf-8")
+    (out / "commands.json").write_text(json.dumps(json_safe(result), indent=1) + "\n")
+    if as_json:
+        print(json.dumps(json_safe(result), indent=1))
+    else:
+        print(command_text_table(result), end="")
+        print(f"report: {out / 'commands.md'}")
     return 0

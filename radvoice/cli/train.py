@@ -1,5 +1,6 @@
 """``radvoice train teacher|student --config CFG.json --data DIR [--out DIR] [--resume]``;
 ``radvoice train question --student DIR --data CORPUS --out DIR`` (the question head).
+``radvoice train commands --student DIR --data COMMAND_CORPUS --out DIR`` (the command head).
 
 The teacher takes ``--data`` more than once to mix sources (e.g. ``--data synthetic --data
 runs/corpus/lung1_s5``: phantom cases plus cases on real anatomy); the student takes one, and
@@ -16,12 +17,14 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "train", help="train the CT-text teacher, the speech student or its question head"
+        "train",
+        help="train the CT-text teacher, the speech student, its question head or command head",
     )
     p.add_argument(
         "what",
-        choices=("teacher", "student", "question", "ct"),
+        choices=("teacher", "student", "question", "commands", "ct"),
         help="which model to train (question: a trained student's question-vs-statement head; "
+        "commands: the spoken viewer-command head beside a trained student; "
         "ct: the grounded CT encoder against a frozen teacher's text space)",
     )
     p.add_argument(
@@ -47,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="student only: a CT source (as --data) whose training-split volumes join the "
         "zero-shot distillation metric as their own domain, e.g. real anatomy (repeatable)",
     )
-    p.add_argument("--student", help="question only: the trained student folder")
     p.add_argument(
         "--cases", type=int, default=0, help="ct only: generate cases 0..N-1 into --data first"
     )
@@ -59,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ct only: real chest CTs to insert findings into (default: lung1 when found)",
     )
     p.add_argument("--workers", type=int, default=1, help="ct only: generator processes")
+    p.add_argument("--student", help="question/commands only: the trained student folder")
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--threads", type=int, help="override train.num_threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return _train_question(args)
     if args.what == "ct":
         return _train_ct(args)
+    if args.what == "commands":
+        return _train_commands(args)
     if not args.config:
         raise UserError(f"train {args.what} needs --config")
     cfg = load_config(args.config)
@@ -202,3 +207,20 @@ def _default_backgrounds() -> tuple[str, ...]:
         if (cand / "lung1_image.nrrd").is_file():
             return (str((cand / "lung1_image.nrrd").resolve()),)
     return ()
+
+
+def _train_commands(args: argparse.Namespace) -> int:
+    import json
+
+    from radvoice.cli.main import UserError
+    from radvoice.eval.commands_eval import train_commands_cli
+
+    if not args.student or not args.out or len(args.data) != 1:
+        raise UserError("train commands needs --student DIR, one --data CORPUS and --out DIR")
+    if not Path(args.student).is_dir():
+        raise UserError(f"student folder not found: {args.student}")
+    steps = args.max_steps if args.max_steps is not None else 1500
+    report = train_commands_cli(args.student, args.data[0], args.out, steps)
+    print(f"command head written to {args.out}")
+    print(json.dumps(report, indent=2))
+    return 0

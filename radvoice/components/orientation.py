@@ -64,13 +64,19 @@ class OrientedVolume:
         size = volume.size_xyz
         self.size = tuple(int(size[perm[a]]) for a in range(3))  # canonical (nx, ny, nz)
         self.spacing = tuple(float(volume.spacing[perm[a]]) for a in range(3))
+        self.array = self.canonical(volume.array)
+        self.origin = tuple(float(v) for v in volume.index_to_lps(self.to_original((0, 0, 0))))
+
+    def canonical(self, array: np.ndarray) -> np.ndarray:
+        """An array in the volume's grid ``(nz, ny, nx)`` (e.g. a heat map) re-ordered like
+        :attr:`array` (a contiguous copy)."""
+        perm = self.perm
         # numpy axis of volume axis d is 2 - d; canonical numpy order is (z, y, x)
-        arr = np.transpose(volume.array, (2 - perm[2], 2 - perm[1], 2 - perm[0]))
+        arr = np.transpose(array, (2 - perm[2], 2 - perm[1], 2 - perm[0]))
         flips = tuple(2 - a for a in range(3) if self.flip[a])
         if flips:
             arr = np.flip(arr, axis=flips)
-        self.array = np.ascontiguousarray(arr)
-        self.origin = tuple(float(v) for v in volume.index_to_lps(self.to_original((0, 0, 0))))
+        return np.ascontiguousarray(arr)
 
     def to_original(self, xyz: tuple[float, float, float]) -> tuple[int, int, int]:
         """Canonical index (x, y, z) -> the volume's voxel index (i, j, k)."""

@@ -383,15 +383,19 @@ SILENCE_DBFS = -120.0
 
 
 class TalkState(_State):
-    """Push-to-talk: phase, live input level (dBFS), elapsed seconds and the last message."""
+    """Push-to-talk: phase, live input level (dBFS), elapsed seconds, the last message and
+    the transcript of the last utterance."""
 
     def __init__(self) -> None:
-        self.events = EmitterGroup("phase", "level_dbfs", "peak_dbfs", "elapsed_s", "message")
+        self.events = EmitterGroup(
+            "phase", "level_dbfs", "peak_dbfs", "elapsed_s", "message", "transcript"
+        )
         self._phase = TalkPhase.IDLE
         self._level_dbfs = SILENCE_DBFS
         self._peak_dbfs = SILENCE_DBFS
         self._elapsed_s = 0.0
         self._message = "Hold the talk button (or Space) and ask a question"
+        self._transcript = ""
 
     @property
     def phase(self) -> TalkPhase:
@@ -413,6 +417,14 @@ class TalkState(_State):
     def message(self) -> str:
         return self._message
 
+    @property
+    def transcript(self) -> str:
+        """What the ASR heard in the last utterance (shown beneath the answer), or ''."""
+        return self._transcript
+
+    def set_transcript(self, text: str) -> None:
+        self._set("transcript", str(text))
+
     def set_phase(self, phase: TalkPhase | str, message: str | None = None) -> None:
         """Change phase; entering LISTENING resets the meter and the clock."""
         phase = TalkPhase(phase)
@@ -420,6 +432,7 @@ class TalkState(_State):
             self._set("elapsed_s", 0.0)
             self._set("level_dbfs", SILENCE_DBFS)
             self._set("peak_dbfs", SILENCE_DBFS)
+            self._set("transcript", "")
         self._set("phase", phase)
         if message is not None:
             self._set("message", message)

@@ -9,17 +9,23 @@ from dataclasses import dataclass
 
 from radvoice.nn.query_rank import QUERY_TIE_MARGIN
 
+DEFAULT_COMMAND_THRESHOLD = 0.5
+"""The command head's probability a spoken command needs (a setting: AssistantConfig)."""
+
 
 @dataclass(frozen=True)
 class IntentRules:
     """A query: best cosine ≥ ``query_threshold``, at most ``max_query_seconds`` and, when the
     speech model gives one, question probability ≥ ``question_threshold``; other pathologies
-    within ``tie_margin`` of the best cosine are its alternatives."""
+    within ``tie_margin`` of the best cosine are its alternatives. A command: not a query, at
+    most ``max_command_seconds`` and the command head's best command ≥ ``command_threshold``."""
 
     query_threshold: float = 0.5
     max_query_seconds: float = 6.0
     tie_margin: float = QUERY_TIE_MARGIN
     question_threshold: float = 0.5
+    command_threshold: float = DEFAULT_COMMAND_THRESHOLD
+    max_command_seconds: float = 5.0
 
 
 def asks(score, duration_s, question_probability, rules: IntentRules):
@@ -29,6 +35,14 @@ def asks(score, duration_s, question_probability, rules: IntentRules):
         (score >= rules.query_threshold)
         & (duration_s <= rules.max_query_seconds)
         & (question_probability >= rules.question_threshold)
+    )
+
+
+def commands(command_probability, duration_s, rules: IntentRules):
+    """The command rule on numbers or arrays, for utterances the question rule left: the best
+    command's probability and the length say "command"."""
+    return (command_probability >= rules.command_threshold) & (
+        duration_s <= rules.max_command_seconds
     )
 
 

@@ -3,13 +3,15 @@
 Models load lazily, once, from ``models/`` (SHA-256 checked): the teacher (``models/teacher``)
 for volumes, text and zero-shot — its text encoder only when text is first embedded — and the
 speech student (``models/student``) for audio, its Whisper encoder int8-quantised on the CPU
-unless ``speech_precision="float32"`` (:mod:`radvoice.nn.quantize`). :meth:`preload` loads a
+unless ``speech_precision="float32"`` (:mod:`radvoice.nn.quantize`), with the spoken-command
+head (``models/commands``) attached when it is installed. :meth:`preload` loads a
 part ahead of its first use. The GPU is
 used when present. Every embedding is an L2-normalised float32 numpy vector (512-d).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from radvoice.labels import PATHOLOGIES
 from radvoice.nn.registry import ModelIntegrityError, models_dir
 
 SAMPLE_RATE = 16000
+log = logging.getLogger(__name__)
 
 
 def default_device() -> torch.device:
@@ -38,6 +41,7 @@ class RadVoiceModels:
         teacher: str = "teacher",
         student: str = "student",
         speech_precision: str | None = None,
+        commands: str = "commands",
     ) -> None:
         from radvoice.nn.quantize import speech_precision as _precision
 
@@ -46,6 +50,8 @@ class RadVoiceModels:
         self.teacher_dir = self.root / teacher
         self.student_dir = self.root / student
         self.speech_precision = _precision(speech_precision)  # "float32" or "int8" (CPU)
+        self.commands_dir = self.root / commands
+        self.commands_problem = ""  # why spoken commands are unavailable ("" when they are)
         self._lock = threading.RLock()
         self._ct_lock, self._text_lock, self._speech_lock = (threading.Lock() for _ in "cts")
         self._bundle = None  # the teacher with its text encoder
@@ -96,8 +102,23 @@ class RadVoiceModels:
                 from radvoice.nn.quantize import quantize_student
 
                 quantize_student(student, self.speech_precision)
+                self._attach_commands(student)
                 self._student = student
             return self._student
+
+    def _attach_commands(self, student) -> None:
+        """The command head beside the student, when installed; a broken or mismatched one
+        only turns spoken commands off (logged), questions and findings keep working."""
+        if not self.commands_dir.is_dir():
+            self.commands_problem = f"no command model at {self.commands_dir}"
+            return
+        from radvoice.nn.command_head import attach_command_head
+
+        try:
+            attach_command_head(student, self.commands_dir)
+        except RadVoiceError as err:
+            self.commands_problem = str(err).splitlines()[0]
+            log.error("spoken commands off: %s", self.commands_problem)
 
     def preload(self, part: str) -> None:
         """Load (and warm up) one part ahead of use: "ct" (teacher for volumes and

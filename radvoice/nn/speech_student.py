@@ -223,6 +223,9 @@ class SpeechStudent(nn.Module):
         self.question = QuestionHead(width, config.question) if config.question else None
         self.mel_fn: MelFn | None = None  # None: radvoice.audio.log_mel_spectrogram
         self.teacher_sha256: str | None = None  # the teacher it was distilled from (saved)
+        self.whisper_sha256: str | None = None  # the referenced Whisper weights (loaded)
+        # heads shipped beside the student (e.g. the command head): streamed, never saved
+        self.attached_heads: dict[str, nn.Module] = {}
         self._freeze()
 
     # -- construction -------------------------------------------------------------------------
@@ -331,13 +334,17 @@ class SpeechStudent(nn.Module):
     def stream(self) -> StreamingSession:
         """A push-to-talk session: ``push(samples)`` while talking, ``finish()`` at release.
 
-        With a question head, ``finish`` also leaves ``outputs["question"]``: its logit."""
+        With a question head, ``finish`` also leaves ``outputs["question"]``: its logit; each
+        attached head (:attr:`attached_heads`) leaves its output under its name, and the
+        session's ``classes`` maps that name to the head's ``classes`` when it has them."""
         self.eval()
         extras = {}
+        heads = dict(self.attached_heads)
         if self.question is not None:
-            q = self.question
-            extras["question"] = (lambda frames: q.window(frames[None])[0], q.pool)
-        return StreamingSession(
+            heads = {"question": self.question, **heads}
+        for name, head in heads.items():
+            extras[name] = (lambda frames, h=head: h.window(frames[None])[0], head.pool)
+        session = StreamingSession(
             self.encode_mel,
             self._window_one,
             self.head.pool,
@@ -345,6 +352,10 @@ class SpeechStudent(nn.Module):
             self.mel_fn,
             extras=extras,
         )
+        session.classes = {  # type: ignore[attr-defined]
+            name: list(h.classes) for name, h in heads.items() if hasattr(h, "classes")
+        }
+        return session
 
     # -- persistence --------------------------------------------------------------------------
     def save(
@@ -411,6 +422,7 @@ class SpeechStudent(nn.Module):
         if bad:
             raise WhisperModelError(f"{model_dir}: weights do not match the config ({bad[0]})")
         student.teacher_sha256 = file_config.get("teacher_sha256")
+        student.whisper_sha256 = dims.get("whisper_sha256")
         return student.to(device).eval()
 
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QMessageBox
 
 from radvoice.app.assistant.comparison import ComparisonDock
+from radvoice.app.assistant.voice_bridge import VoiceBridge
 from radvoice.assistant import Assistant, AssistantConfig, load_default_models
 from radvoice.assistant import library_tasks as tasks
 from radvoice.assistant.engine import Answer
@@ -81,6 +82,9 @@ class AssistantBridge(QObject):
         library_dir: Path | None = None,
         config: AssistantConfig | None = None,
         first_run: bool = True,
+        heatmap_compute: Any = DEFAULT,
+        transcribe: Any = DEFAULT,
+        precompute_heatmaps: bool = True,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -110,6 +114,7 @@ class AssistantBridge(QObject):
         window.priors_panel.open_requested.disconnect(window.open_path)
         window.priors_panel.activated.connect(self.open_prior)
         self._register_commands()
+        self.voice = VoiceBridge(self, heatmap_compute, transcribe, precompute_heatmaps)
         talk_bridge = getattr(window, "talk_bridge", None)
         if talk_bridge is not None:
             self.connect_talk_bridge(talk_bridge)
@@ -174,9 +179,11 @@ class AssistantBridge(QObject):
     def _on_volume(self, volume) -> None:
         if not self.closed:
             self.engine.volume_opened(volume)
+            self.voice.volume_opened(volume)
 
     def _on_utterance(self, utterance) -> None:
         if not self.closed:
+            self.voice.utterance_finished(utterance)
             self.engine.finish_utterance(
                 utterance.utterance_id, utterance.audio, heard=bool(utterance.heard)
             )
@@ -185,11 +192,13 @@ class AssistantBridge(QObject):
         if self.closed:
             return
         i = answer.intent
-        what = f"asked about {i.label}" if i.kind.value == "query" else "finding → prior cases"
-        self.window.statusBar().showMessage(
-            f"Heard: {what} (match {i.score:.2f}, {answer.seconds * 1000:.0f} ms)", 8000
-        )
+        if i.kind.value != "command":  # a command's confirmation is the voice controller's
+            what = f"asked about {i.label}" if i.kind.value == "query" else "finding → prior cases"
+            self.window.statusBar().showMessage(
+                f"Heard: {what} (match {i.score:.2f}, {answer.seconds * 1000:.0f} ms)", 8000
+            )
         self.answered.emit(answer)
+        self.voice.answered(answer)
 
     # -- commands -----------------------------------------------------------------------------
     def similar_to_volume(self) -> None:
@@ -350,6 +359,7 @@ class AssistantBridge(QObject):
         self._loaders.clear()
         if self.comparison is not None:
             self.comparison.shutdown()
+        self.voice.shutdown()
         self.engine.shutdown()
 
 

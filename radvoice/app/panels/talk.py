@@ -1,4 +1,5 @@
-"""Push-to-talk area: phase, a level meter, elapsed time, the last message and a hold button.
+"""Push-to-talk area: phase, a level meter, elapsed time, the last message, what was heard
+(the ASR transcript, beneath the answer) and a hold button.
 
 The button invokes the ``talk.push`` command's press/release through the command registry, so
 the keyboard, a dictation microphone and the button all behave the same.
@@ -101,6 +102,11 @@ class TalkPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
+        self.transcript = QLabel()
+        self.transcript.setObjectName("talkTranscript")
+        self.transcript.setWordWrap(True)
+        self.transcript.setStyleSheet("color: #9aa0a8; font-style: italic;")
+        layout.addWidget(self.transcript)
         self.button = QPushButton("Hold to talk")
         self.button.setObjectName("talkButton")
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -110,6 +116,11 @@ class TalkPanel(QWidget):
         layout.addStretch(1)
         self._listener = GuiListener(state.events.changed, lambda _v: self.refresh(), self)
         self.refresh()
+
+    def add_widget(self, widget: QWidget) -> None:
+        """Put another part's widget (the voice confirmation) above the talk button."""
+        layout = self.layout()
+        layout.insertWidget(layout.indexOf(self.button), widget)
 
     def detach(self) -> None:
         self._listener.detach()
@@ -124,6 +135,8 @@ class TalkPanel(QWidget):
         show_clock = st.phase in (TalkPhase.LISTENING, TalkPhase.THINKING) or st.elapsed_s > 0
         self.elapsed.setText(f"{st.elapsed_s:.1f} s" if show_clock else "")
         self.message.setText(st.message)
+        self.transcript.setText(st.transcript)
+        self.transcript.setVisible(bool(st.transcript))
         shortcut = (
             self.commands.get(self.command).shortcut if self.command in self.commands else None
         )
