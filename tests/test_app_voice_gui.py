@@ -15,7 +15,7 @@ import torch  # noqa: F401 - before PySide6, whose import hook makes a later one
 from test_assistant_support import FakeModels, build_library, make_volume
 
 pytest.importorskip("PySide6")
-from radvoice.app.assistant.preload import preload_llvm_users  # noqa: E402
+from radvoice.app.assistant.preload import preload_llvm_users
 
 preload_llvm_users()
 from PySide6.QtCore import QEvent, Qt  # noqa: E402

@@ -22,9 +22,9 @@ import pytest
 import torch  # noqa: F401 - before PySide6, whose import hook makes a later one slow
 
 pytest.importorskip("PySide6")
-from audio_support import PulseServer, PulseUnavailable, pulse_environment, skip_or_fail  # noqa: E402
+from audio_support import PulseServer, PulseUnavailable, pulse_environment, skip_or_fail
 
-from radvoice.app.assistant.preload import preload_llvm_users  # noqa: E402
+from radvoice.app.assistant.preload import preload_llvm_users
 
 preload_llvm_users()
 from PySide6.QtCore import QEvent, Qt  # noqa: E402
