@@ -203,8 +203,11 @@ def test_voice_actions_confirm_undo_and_new_commands(make_window, qtbot):
     r = voice.run_command("view.preset.bone", 0.2)
     assert r.outcome.value == "unsure" and win.viewer.preset != "bone"
     assert not voice.confirmation.undo.isVisible()
+    # a command the window has but cannot run now (disabled) is refused, not run
+    win.commands.set_enabled("file.export_findings", False)
     r = voice.run_command("file.export_findings", 0.9)
-    assert r.message == "file.export_findings is not available" or "not available" in r.message
+    assert "not available" in r.message
+    win.commands.set_enabled("file.export_findings", True)
     from radvoice.app.voice_actions import VoiceSettings
 
     voice.apply_settings(VoiceSettings(enabled=False))
