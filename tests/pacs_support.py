@@ -138,7 +138,7 @@ class OrthancServer:
             port=self.dicom_port,
             dicomweb_url=self.dicomweb_url,
             calling_ae=RADVOICE_AE,
-            timeout_s=20.0,
+            timeout_s=60.0,  # generous: CI machines can be busy
         )
         args.update(kw)
         return PacsNode(**args)

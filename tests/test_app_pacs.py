@@ -111,6 +111,7 @@ def test_cancel_and_faults_keep_the_app_up(qtbot, window, pacs_studies, pacs_env
     assert window.isVisible() and not window.closed
 
 
+@pytest.mark.timeout(1800)
 def test_export_findings_and_send(qtbot, window, pacs_studies, pacs_env, orthanc):
     from radvoice.labels import PATHOLOGIES
     from radvoice.pacs import connect
@@ -123,7 +124,7 @@ def test_export_findings_and_send(qtbot, window, pacs_studies, pacs_env, orthanc
     window.findings.set_results(probs, {k: 0.5 for k in PATHOLOGIES}, "Pleural effusion")
     out = pacs_env / "export"
     assert window.pacs.export_to(out, heatmap=False)
-    qtbot.waitUntil(lambda: window.pacs.last_export is not None, timeout=120000)
+    qtbot.waitUntil(lambda: window.pacs.last_export is not None, timeout=600000)
     files = window.pacs.last_export
     assert {p.name for p in files.paths()} == {"findings_sr.dcm", "findings.json",
                                                "findings_window.png"}  # fmt: skip
@@ -131,7 +132,7 @@ def test_export_findings_and_send(qtbot, window, pacs_studies, pacs_env, orthanc
     before = len(connect(orthanc.node()).find_series(pacs_studies.lung2_study))
     window.pacs.browse().reload_nodes(select="lab")
     assert window.pacs.send_results()
-    qtbot.waitUntil(lambda: not window.pacs.task.isRunning(), timeout=60000)
+    qtbot.waitUntil(lambda: not window.pacs.task.isRunning(), timeout=300000)
     after = connect(orthanc.node()).find_series(pacs_studies.lung2_study)
     assert len(after) == before + 1 and "SR" in {s.modality for s in after}
     shutil.rmtree(out)

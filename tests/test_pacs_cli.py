@@ -65,6 +65,7 @@ def test_cli_errors_are_one_line(orthanc, nodes_file, capsys):
         assert err.startswith("radvoice: error: ") and err.count("\n") == 1, err
 
 
+@pytest.mark.timeout(1800)  # loads the models: slow on a busy machine, not a hang
 def test_export_and_store_back(orthanc, pacs_studies, nodes_file, tmp_path, capsys):
     """``radvoice export`` on lung1 from the PACS: the SR written and stored by STOW-RS (the
     parametric map path is covered end to end in test_pacs_orthanc)."""
@@ -88,6 +89,7 @@ def test_export_and_store_back(orthanc, pacs_studies, nodes_file, tmp_path, caps
     assert modalities == ["CT", "SR"]
 
 
+@pytest.mark.timeout(1800)
 def test_library_add_from_pacs_is_resumable(orthanc, pacs_studies, nodes_file, tmp_path, capsys):
     lib = str(tmp_path / "library")
     down = f"ORTHANC@127.0.0.1:{free_port()}"

@@ -39,6 +39,7 @@ def test_priors_are_earlier_chest_cts(orthanc, pacs_studies):
     assert [p.study_uid for p in priors] == [pacs_studies.lung1_study]
 
 
+@pytest.mark.timeout(1800)  # loads the models and computes a heat map: slow on a busy machine
 def test_retrieve_classify_store_back(orthanc, pacs_studies, tmp_path):
     """The issue's must-show: lung2 retrieved with progress, classified, SR + map stored back."""
     import highdicom as hd

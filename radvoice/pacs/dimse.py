@@ -107,7 +107,10 @@ class DimseClient:
 
     def _check_alive(self, assoc, what: str) -> None:
         if assoc.is_aborted or not assoc.is_established:
-            raise PacsConnectionError(f"PACS {self.node.name} dropped the connection during {what}")
+            raise PacsConnectionError(
+                f"PACS {self.node.name} dropped the connection or did not answer within "
+                f"{self.node.timeout_s:g} s during {what}"
+            )
 
     # -- verification -------------------------------------------------------------------------
     def echo(self) -> float:
