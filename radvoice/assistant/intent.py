@@ -13,8 +13,9 @@ keeps that runner-up as an alternative, so the answer can show both rather than 
 A spoken command ("lung window", "scratch that") is named by the command head that streams
 beside the speech student (:mod:`radvoice.nn.command_head`): the utterance is a command only
 when the question rule does not claim it, it is short and the head's best command has
-probability ≥ ``command_threshold`` (chosen on the command corpus's val voices, see
-models/MODEL_CARD.md), so a question or a dictated finding does not fire one.
+probability ≥ ``command_threshold`` (a setting; ``radvoice train commands`` reports the lowest
+value at which the val voices' questions and findings fire no command), so a question or a
+dictated finding does not fire one.
 """
 
 from __future__ import annotations

@@ -216,7 +216,8 @@ def train_commands_cli(
     student_dir: str, data: str, out: str, steps: int, models: str | None = None
 ) -> dict[str, Any]:
     """``radvoice train commands --student DIR --data CORPUS --out DIR``: train, choose the
-    threshold on val, save the head (registered beside ``out``), and evaluate every split."""
+    threshold on val, save the head (registered beside ``out``) and report val (the test
+    splits are for ``radvoice eval``)."""
     import json
 
     from radvoice.nn.pipeline import RadVoiceModels
@@ -226,7 +227,7 @@ def train_commands_cli(
 
     torch.set_num_threads(1)
     student = SpeechStudent.load(Path(student_dir))
-    utts = load_command_utterances(Path(data))
+    utts = [u for u in load_command_utterances(Path(data)) if u.split in ("train", "val")]
     feats = FeatureCache(Path(data) / "cache", encoder_key(student))
     t0 = time.perf_counter()
     feats.ensure(student, utts, progress=_progress("encoder frames"))
