@@ -51,7 +51,7 @@ def test_metrics_and_table() -> None:
     strict = metrics(r, 0.8, np.ones(6, bool))
     assert strict["false_command"] == 0.0 and strict["top1"] == pytest.approx(1 / 3)
     result = {"threshold": 0.5, "test_seen": m}
-    header, rows = command_rows(result)
+    header, _ = command_rows(result)
     assert header == ["spoken commands (threshold 0.50)", "training voices"]
     table = command_text_table(result)
     assert "command → right command (top-1)" in table and "0.333" in table
