@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 from radvoice.assistant.voice_commands import COMMAND_NAMES, NOT_A_COMMAND
-from radvoice.eval.commands_eval import command_rows, command_text_table, decide, metrics
-from radvoice.training.command_head import choose_threshold
+from radvoice.eval.commands_eval import (
+    choose_threshold,
+    command_rows,
+    command_text_table,
+    decide,
+    metrics,
+)
 
 CLASSES = [*COMMAND_NAMES, NOT_A_COMMAND]
 
