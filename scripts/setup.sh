@@ -16,6 +16,8 @@ DEB_PACKAGES=(
   espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
   # USB HID dictation microphones
   libhidapi-hidraw0
+  # PACS: Orthanc (+ DICOMweb) for the tests, dciodvfy to validate exports, dcmtk for the benchmark
+  orthanc orthanc-dicomweb dicom3tools dcmtk
 )
 
 missing=()

@@ -120,3 +120,52 @@ def test_unreadable_input_exits_2_with_one_line(models_root, volume, tmp_path, c
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("radvoice: error:"), err
     assert "Traceback" not in err
+
+
+def test_several_volumes_give_json_lines_and_go_on_past_a_bad_one(
+    models_root, volume, tmp_path, capsys
+):
+    from radvoice.eval.ct_eval import ood_volumes
+
+    head = tmp_path / "head.nii.gz"
+    write_volume(ood_volumes()["head CT (generated)"], head)
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"not a volume")
+    code, out, _ = _run(
+        capsys, str(volume), str(bad), str(head), "--models", str(models_root), "--json",
+        "--text", "is there a pleural effusion?",
+    )  # fmt: skip
+    assert code == 2
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["path"] == str(volume) and "query" in rows[0]
+    assert "error" in rows[1] and "\n" not in rows[1]["error"]
+    flagged = rows[2]
+    assert flagged["domain"]["chest_ct"] is False and flagged["in_domain"] is False
+    assert flagged["called"] == [] and "head" in flagged["domain"]["message"]
+    assert set(flagged["domain"]) == {"chest_ct", "in_distribution", "message"}
+
+
+def test_heatmap_dir_gets_a_nifti_per_asked_pathology_in_the_volume_grid(
+    models_root, volume, tmp_path, capsys
+):
+    from radvoice.imaging import read_volume
+
+    out_dir = tmp_path / "maps"
+    code, out, _ = _run(
+        capsys, str(volume), "--models", str(models_root), "--json", "--heatmap", str(out_dir),
+        "--text", "is there a pleural effusion?", "--text", "any nodules?",
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out)
+    asked = {q["label"] for q in result["queries"]}
+    assert len(result["heatmaps"]) == len(asked) >= 1
+    import SimpleITK as sitk
+
+    src = read_volume(volume)
+    for path in result["heatmaps"]:
+        img = sitk.ReadImage(path)
+        arr = sitk.GetArrayFromImage(img)
+        assert arr.shape == src.array.shape and arr.dtype == np.float32
+        assert 0.0 <= arr.min() <= arr.max() <= 1.0
+        np.testing.assert_allclose(img.GetSpacing(), src.spacing, rtol=1e-5)

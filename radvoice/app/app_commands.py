@@ -35,9 +35,12 @@ MENUS: dict[str, list[str | None]] = {
     "&File": [
         "file.open",
         "file.open_dicom",
+        "pacs.browse",
         "@recent",
         None,
         "file.screenshot",
+        "file.export_findings",
+        "pacs.send_results",
         None,
         "file.quit",
     ],
@@ -106,6 +109,7 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
         )
     )
     add(Command("file.quit", "Quit", win.close, "Ctrl+Q", category="File"))
+    _register_pacs(win)
 
     for name, key in WINDOW_PRESET_KEYS.items():
         add(
@@ -190,3 +194,31 @@ def register_app_commands(win: MainWindow) -> CommandRegistry:
     )
     add(Command("help.about", "About RadVoice", win.show_about, category="Help"))
     return reg
+
+
+def _register_pacs(win: MainWindow) -> None:
+    """PACS study browser, findings export and sending the results back."""
+    from radvoice.app.pacs_actions import PacsActions
+
+    win.pacs = PacsActions(win)
+    add = win.commands.register
+    add(Command("pacs.browse", "Open from PACS…", win.pacs.browse, "Ctrl+Shift+P", category="File"))
+    add(
+        Command(
+            "file.export_findings",
+            "Export Findings…",
+            win.pacs.choose_export,
+            "Ctrl+E",
+            category="File",
+            tooltip="DICOM SR (+ heat map) for a DICOM series, JSON and a PNG of the window",
+        )
+    )
+    add(
+        Command(
+            "pacs.send_results",
+            "Send Results to PACS",
+            win.pacs.send_results,
+            category="File",
+            tooltip="Store the last exported SR and heat map on the study browser's node",
+        )
+    )

@@ -332,8 +332,12 @@ class MainWindow(QMainWindow):
 
     def _on_thread_finished(self) -> None:
         self._old_threads = [t for t in self._old_threads if t.isRunning()]
-        if self._load_thread is not None and not self._load_thread.isRunning():
+        thread = self.sender()
+        if thread is not None and thread is self._load_thread:
+            self._load_thread = None
             self.progress.setVisible(False)
+        if isinstance(thread, LoadThread) and not thread.isRunning():
+            thread.deleteLater()  # one QThread per load would otherwise stay a child forever
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))

@@ -103,6 +103,7 @@ class Assistant:
         self._volume: Volume | None = None
         self._embedding: np.ndarray | None = None
         self._probs: dict[str, float] | None = None
+        self._out_of_domain = ""  # why the open volume gets no findings (not a chest CT...)
         self._thresholds: dict[str, float] = {}
         self._queried: str | None = None
         self._also: tuple[str, ...] = ()  # near-tie alternatives of the queried label
@@ -215,6 +216,7 @@ class Assistant:
             self._gen += 1
             gen = self._gen
             self._volume, self._embedding, self._probs = volume, None, None
+            self._out_of_domain = ""
             if not self._pending_query:  # a question asked before any answer waits for one
                 self._queried, self._also = None, ()
         if volume is None:
@@ -238,6 +240,7 @@ class Assistant:
         t0 = time.perf_counter()
         try:
             embedding = np.asarray(models.embed_volume(volume), dtype=np.float32)
+            domain = models.domain(volume, embedding) if hasattr(models, "domain") else None
             probs = models.zero_shot(embedding)
             thresholds = models.thresholds
         except RadVoiceError as err:
@@ -245,6 +248,14 @@ class Assistant:
                 self.findings.clear(f"No findings for this CT — {str(err).splitlines()[0]}")
             return
         elapsed = time.perf_counter() - t0
+        if domain is not None and not domain.ok:
+            with self._lock:
+                if not self._current(gen):
+                    return
+                self._embedding, self._out_of_domain = embedding, domain.message
+            log.info("no findings for %s: %s", volume.describe(), domain.message)
+            self.findings.clear(f"No findings called — {domain.message}")
+            return
         with self._lock:
             if not self._current(gen):
                 return
@@ -376,6 +387,9 @@ class Assistant:
             self._also = tuple(label for label, _ in intent.alternatives)
             probs = self._probs
             self._pending_query = probs is None
+        if probs is None and self._out_of_domain:
+            self._say(f"Asked about {intent.label} — {self._out_of_domain}")
+            return
         if probs is None:
             waiting = "open a CT" if self._volume is None else "the CT is being analysed"
             self.findings.set_status(f"Asked about {intent.label} — {waiting}")

@@ -30,6 +30,14 @@ def register(subparsers) -> None:
         help="insert findings into the real training CT (../shared/data/ct/lung1)",
     )
     synth.add_argument(
+        "--background",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a normal chest CT of your own (NRRD, NIfTI, MHA; repeatable): findings are "
+        "inserted into it, its lungs, heart, aorta and airways found from HU automatically",
+    )
+    synth.add_argument(
         "--voices",
         default=None,
         help="also speak reports and queries: 'all' or engines like espeak-ng,flite,piper",
@@ -77,6 +85,26 @@ def _real_background_path() -> Path:
     raise UserError("--real-backgrounds needs ../shared/data/ct/lung1_image.nrrd (not found)")
 
 
+def _user_backgrounds(paths: list[str]) -> tuple[str, ...]:
+    """Check each ``--background`` scan once (readable, a body and lungs found) → paths."""
+    from radvoice.cli.main import UserError
+    from radvoice.data.phantom.real_background import HELDOUT_NAMES, BackgroundError, source_anatomy
+
+    out = []
+    for p in paths:
+        path = Path(p).resolve()
+        if not path.is_file():
+            raise UserError(f"--background {p}: no such file (a volume file, not a folder)")
+        if any(path.name.startswith(h) for h in HELDOUT_NAMES):
+            raise UserError(f"--background {p}: the held-out evaluation case never enters training")
+        try:
+            source_anatomy(str(path))
+        except BackgroundError as err:
+            raise UserError(f"--background {p}: {err}") from None
+        out.append(str(path))
+    return tuple(out)
+
+
 def _synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -106,6 +134,7 @@ def _synth(args: argparse.Namespace) -> int:
         shape=_triple(args.shape, int, "shape"),
         spacing=_triple(args.spacing, float, "spacing"),
         real_background=str(_real_background_path()) if args.real_backgrounds else None,
+        backgrounds=_user_backgrounds(args.background),
     )
     out = Path(args.out)
     t0 = time.perf_counter()

@@ -33,6 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--conditions", help="comma-separated subset of seen,unseen_speaker,unseen_engine,..."
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument(
+        "--ct",
+        action="store_true",
+        help="the CT side only (real anatomy, synthetic test, localisation, out-of-domain): "
+        "needs no speech corpus; writes OUT/ct_eval.md and OUT/ct_eval.json",
+    )
+    p.add_argument(
+        "--ct-compare",
+        metavar="NAME=MODELS_DIR",
+        action="append",
+        default=[],
+        help="with --ct: also measure the teacher of another models folder, side by side",
+    )
+    p.add_argument("--ct-test-cases", type=int, default=300, help="with --ct: generated test cases")
     p.set_defaults(func=run)
 
 
@@ -73,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.lung2_cases < 2:
         raise EvalDataError("--lung2-cases must be at least 2")
     out = Path(args.out)
+    if args.ct:
+        return _run_ct(args, out)
     settings = EvalSettings(
         models=Path(args.models) if args.models else models_dir(),
         data=Path(args.data),
@@ -94,4 +110,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text_table(result), end="")
         print(f"report: {md}")
+    return 0
+
+
+def _run_ct(args: argparse.Namespace, out: Path) -> int:
+    import json
+
+    from radvoice.eval.ct_eval import ct_markdown, run_ct_eval
+    from radvoice.eval.eval_sets import EvalDataError
+    from radvoice.eval.report import json_safe
+    from radvoice.nn.pipeline import RadVoiceModels
+    from radvoice.nn.registry import models_dir
+
+    teachers = {"shipped": RadVoiceModels(root=args.models or models_dir())}
+    for item in args.ct_compare:
+        name, sep, folder = item.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise EvalDataError(f"--ct-compare wants NAME=MODELS_DIR, got {item!r}")
+        teachers[name] = RadVoiceModels(root=folder)
+    cache = Path(args.cache) if args.cache else Path("runs/eval_ct_cache")
+    result = run_ct_eval(
+        teachers, cache, _real_ct(args.real_ct), args.ct_test_cases, args.lung2_cases
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    table = ct_markdown(result)
+    (out / "ct_eval.json").write_text(json.dumps(json_safe(result), indent=1) + "\n")
+    (out / "ct_eval.md").write_text("# CT side\n\n" + table)
+    print(json.dumps(json_safe(result), indent=1) if args.json else table, end="")
     return 0

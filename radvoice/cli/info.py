@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_info)
 
 
-def _series_and_volume(path: Path, series_uid: str | None) -> tuple[list, Any]:
+def _series_and_volume(path: Path, series_uid: str | None) -> tuple[list, list, Any]:
+    """(CT series, series that are not CT volumes, the volume read)."""
     from radvoice.imaging import discover, read_volume
     from radvoice.imaging.errors import MissingPathError
 
@@ -35,9 +36,9 @@ def _series_and_volume(path: Path, series_uid: str | None) -> tuple[list, Any]:
         from radvoice.imaging.dicom_read import read_from_scan
 
         scan = scan_folder(path)
-        return scan.series, read_from_scan(scan, path, series_uid, None, None)
+        return scan.series, scan.refused, read_from_scan(scan, path, series_uid, None, None)
     volume = read_volume(path, series_uid=series_uid)
-    return discover(path), volume
+    return discover(path), [], volume
 
 
 def collect_info(path: Path, series_uid: str | None = None, phi: bool = False) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def collect_info(path: Path, series_uid: str | None = None, phi: bool = False) -
     from radvoice.imaging import orientation_code
     from radvoice.imaging.dicom_meta import PHI_KEYS
 
-    series, volume = _series_and_volume(path, series_uid)
+    series, refused, volume = _series_and_volume(path, series_uid)
     opened = volume.meta.get("SeriesInstanceUID", "")
     arr = volume.array
     meta = {k: v for k, v in volume.meta.items() if phi or k not in PHI_KEYS}
@@ -64,6 +65,17 @@ def collect_info(path: Path, series_uid: str | None = None, phi: bool = False) -
                 "opened": s.uid == opened or len(series) == 1,
             }
             for s in series
+        ],
+        "not_ct": [
+            {
+                "uid": s.uid,
+                "description": s.description,
+                "n_files": len(s.files),
+                "modality": s.modality,
+                "what": s.refusal,
+                "first_file": s.files[0].name if s.files else "",
+            }
+            for s in refused
         ],
         "shape_xyz": list(volume.size_xyz),
         "spacing_mm": [round(s, 6) for s in volume.spacing],
@@ -93,6 +105,11 @@ def format_info(info: dict[str, Any]) -> str:
                 f"  {mark} {s['uid']}{desc}: {s['n_slices']} slices of "
                 f"{s['columns']}x{s['rows']} {s['modality']}".rstrip()
             )
+    if info.get("not_ct"):
+        lines.append(f"not CT:      {len(info['not_ct'])} series left out")
+        for s in info["not_ct"]:
+            name = s["uid"] or s["first_file"]
+            lines.append(f"    {name}: {s['what']} ({s['n_files']} file(s))")
     ox, oy, oz = info["origin_lps_mm"]
     lines += [
         f"shape:       {nx} x {ny} x {nz} voxels (x, y, z)",

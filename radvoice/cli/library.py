@@ -30,8 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _library_option(top, top=True)
     sub = top.add_subparsers(dest="library_command", metavar="ACTION", required=True)
 
-    add = sub.add_parser("add", help="import volumes, DICOM folders or a CT-RATE folder")
-    add.add_argument("paths", nargs="+", metavar="PATH")
+    add = sub.add_parser(
+        "add", help="import volumes, DICOM folders, a CT-RATE folder, or CT series from a PACS"
+    )
+    add.add_argument("paths", nargs="*", metavar="PATH")
+    add.add_argument("--pacs", metavar="NODE", help="import the CT series of matching studies")
+    add.add_argument("--cache", metavar="DIR", help="PACS series cache (default: per-user)")
+    from radvoice.cli.pacs import add_node_options, add_query_options
+
+    add_query_options(add)
+    add_node_options(add)
     add.add_argument("--reports", metavar="CSV", help="reports (and labels) keyed by volume")
     add.add_argument("--labels", metavar="CSV", help="a separate labels CSV (CT-RATE style)")
     add.set_defaults(func=run_add)
@@ -95,20 +103,38 @@ def _sync_indexes(lib: Any) -> None:
         lib.index(space)
 
 
-def run_add(args: argparse.Namespace) -> int:
-    from radvoice.library.importer import (
-        attach_reports,
-        collect_items,
-        import_items,
-        read_reports_csv,
-    )
+def _collect(args: argparse.Namespace) -> list[Any]:
+    """Items from the paths and/or the PACS query (``--pacs``)."""
+    from radvoice.library.errors import LibraryError
+    from radvoice.library.importer import collect_items
 
-    items = collect_items(args.paths)
+    if not args.paths and not args.pacs:
+        raise LibraryError("library add needs PATH... or --pacs NODE")
+    items = collect_items(args.paths) if args.paths else []
+    if args.pacs:
+        from radvoice.cli.pacs import open_node, query_from
+        from radvoice.pacs import SeriesCache
+        from radvoice.pacs.errors import PacsError
+        from radvoice.pacs.library_import import pacs_items
+
+        query = query_from(args)
+        if query.is_empty():
+            raise PacsError("library add --pacs needs a query (--patient-id, --date-from, ...)")
+        client = open_node(args, args.pacs)
+        items += pacs_items(client, query, SeriesCache(args.cache), note=_note)
+    return items
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from radvoice.library.importer import attach_reports, import_items, read_reports_csv
+
+    items = _collect(args)
     for csv_path in (args.reports, args.labels):
         if csv_path:
             matched = attach_reports(items, read_reports_csv(csv_path))
             print(f"{csv_path}: matched {matched} of {len(items)} cases", file=sys.stderr)
-    embedder = _load_embedder()
+    # nothing but non-CT objects: no models are needed to say so
+    embedder = _load_embedder() if any(i.refusal is None for i in items) else None
     with open_library(args) as lib:
         update, bar = _progress(args, "case")
         try:
@@ -121,13 +147,17 @@ def run_add(args: argparse.Namespace) -> int:
         bar.close()
         _sync_indexes(lib)
         total = lib.store.count()
+    nothing_ct = summary.refused and not (summary.added or summary.skipped or summary.failed)
+    for _, reason in summary.refused:  # an error when no CT at all was given
+        print(f"radvoice: {'error' if nothing_ct else 'skipped'}: {reason}", file=sys.stderr)
     for source, reason in summary.failed:
         print(f"radvoice: error: {source}: {reason}", file=sys.stderr)
+    refused = f", not CT {len(summary.refused)}" if summary.refused else ""
     print(
-        f"added {len(summary.added)}, already in {summary.skipped}, failed {len(summary.failed)};"
-        f" the library has {total} cases"
+        f"added {len(summary.added)}, already in {summary.skipped}, failed {len(summary.failed)}"
+        f"{refused}; the library has {total} cases"
     )
-    return 2 if summary.failed else 0
+    return 2 if summary.failed or nothing_ct else 0
 
 
 def run_build_demo(args: argparse.Namespace) -> int:

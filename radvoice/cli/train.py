@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "what",
-        choices=("teacher", "student", "question"),
-        help="which model to train (question: a trained student's question-vs-statement head)",
+        choices=("teacher", "student", "question", "ct"),
+        help="which model to train (question: a trained student's question-vs-statement head; "
+        "ct: the grounded CT encoder against a frozen teacher's text space)",
     )
     p.add_argument(
         "--config", help="config JSON (or a bundled name, e.g. teacher_tiny); not for question"
@@ -47,6 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "zero-shot distillation metric as their own domain, e.g. real anatomy (repeatable)",
     )
     p.add_argument("--student", help="question only: the trained student folder")
+    p.add_argument(
+        "--cases", type=int, default=0, help="ct only: generate cases 0..N-1 into --data first"
+    )
+    p.add_argument(
+        "--background",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="ct only: real chest CTs to insert findings into (default: lung1 when found)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="ct only: generator processes")
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--threads", type=int, help="override train.num_threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.what == "question":
         return _train_question(args)
+    if args.what == "ct":
+        return _train_ct(args)
     if not args.config:
         raise UserError(f"train {args.what} needs --config")
     cfg = load_config(args.config)
@@ -146,3 +160,45 @@ def _train_question(args: argparse.Namespace) -> int:
     print(f"student with its question head written to {args.out}")
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _train_ct(args: argparse.Namespace) -> int:
+    """Generate (resumable), train (resumes from OUT/state.pt), export to OUT/model."""
+    from radvoice.cli.data import _user_backgrounds
+    from radvoice.cli.main import UserError
+    from radvoice.training.grounded import GroundedRun
+    from radvoice.training.grounded_data import CaseMix, prefill
+    from radvoice.training.grounded_export import export_grounded
+    from radvoice.training.grounded_train import train
+
+    if len(args.data) != 1:
+        raise UserError("train ct takes one --data folder (generated cases land there)")
+    config = Path(args.config or "ct_grounded")
+    if not config.is_file():
+        config = Path(__file__).resolve().parents[1] / "configs" / f"{config}.json"
+    if not config.is_file():
+        raise UserError(f"config not found: {args.config}")
+    run = GroundedRun.from_json(config)
+    if args.max_steps is not None:
+        run.max_steps = args.max_steps
+    if args.threads is not None:
+        run.num_threads = args.threads
+    data = Path(args.data[0])
+    out = Path(args.out) if args.out else Path("runs") / run.name
+    teacher = Path(args.teacher) if args.teacher else Path("models/teacher")
+    if args.cases:
+        backgrounds = _user_backgrounds(args.background) or _default_backgrounds()
+        mix = CaseMix(backgrounds=backgrounds)
+        prefill(data, args.cases, run.grid, tuple(run.model.stem_stride), mix, args.workers)
+    state = train(run, data, out, teacher)
+    summary = export_grounded(state, run, data, teacher, Path(args.export or out / "model"))
+    print(f"exported {args.export or out / 'model'}: {summary}")
+    return 0
+
+
+def _default_backgrounds() -> tuple[str, ...]:
+    here = Path(__file__).resolve().parents[2]
+    for cand in (here.parent / "shared/data/ct", Path.cwd().parent / "shared/data/ct"):
+        if (cand / "lung1_image.nrrd").is_file():
+            return (str((cand / "lung1_image.nrrd").resolve()),)
+    return ()

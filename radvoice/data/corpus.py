@@ -45,9 +45,16 @@ class CorpusSettings:
     shape: tuple[int, int, int] = (64, 128, 128)
     spacing: tuple[float, float, float] = (2.8, 2.8, 5.0)
     real_background: str | None = None
+    backgrounds: tuple[str, ...] = ()
+    """Several real chest CTs: case ``i`` inserts its findings into ``backgrounds[i % n]``."""
+
+    def background_for(self, index: int) -> str | None:
+        if self.backgrounds:
+            return self.backgrounds[index % len(self.backgrounds)]
+        return self.real_background
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": VERSION,
             "seed": self.seed,
             "resolution": self.resolution,
@@ -55,6 +62,9 @@ class CorpusSettings:
             "spacing": list(self.spacing),
             "real_background": self.real_background,
         }
+        if self.backgrounds:
+            out["backgrounds"] = list(self.backgrounds)
+        return out
 
 
 def case_files(case_id: str) -> dict[str, str]:
@@ -166,7 +176,7 @@ def _make(args: tuple[CorpusSettings, int, str]) -> dict[str, Any]:
         resolution=settings.resolution,
         shape=settings.shape,
         spacing=settings.spacing,
-        real_background=settings.real_background,
+        real_background=settings.background_for(index),
     )
     return write_case(case, Path(root))
 

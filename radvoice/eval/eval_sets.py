@@ -101,7 +101,7 @@ def lung2_case_set(ct_dir: Path, cache: Path, n: int, seed: int = 3) -> CaseSet:
     src = Path(ct_dir) / "lung2_image.nrrd"
     if not src.is_file():
         raise EvalDataError(f"held-out real case not found: {src}")
-    folder = Path(cache) / f"lung2_s{seed}"
+    folder = Path(cache) / f"lung2_s{seed}_aa"  # anti-aliased background (v2)
     folder.mkdir(parents=True, exist_ok=True)
     ids, labels, known, loaders = [], [], [], {}
     for i in range(n):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,14 @@ from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from radvoice.imaging.dicom_frames import expand_frames
+from radvoice.imaging.dicom_kind import (
+    MEDIA_DIRECTORY,
+    RefusedFile,
+    group_refused,
+    no_ct_error,
+    object_kind,
+    series_kind,
+)
 from radvoice.imaging.dicom_meta import extract_meta
 from radvoice.imaging.errors import EmptyInputError, MissingPathError, NoImageError
 from radvoice.imaging.formats import ProgressCallback, itk_format
@@ -62,11 +71,13 @@ _NOT_DICOM_SUFFIXES = frozenset(
 
 @dataclass
 class ScanResult:
-    """Series found, plus the files that looked like DICOM but could not be parsed."""
+    """CT series found, the files that looked like DICOM but could not be parsed, and the
+    series that are not CT volumes (each with its ``refusal``)."""
 
     series: list[SeriesInfo]
     skipped: list[tuple[Path, str]]
     n_files: int
+    refused: list[SeriesInfo] = field(default_factory=list)
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
@@ -76,7 +87,7 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
         out = tuple(float(v) for v in (value if isinstance(value, tuple) else (value,)))
     except (TypeError, ValueError):
         return None
-    return out if len(out) == n else None
+    return out if len(out) == n and all(math.isfinite(v) for v in out) else None
 
 
 def _plain(value: Any) -> Any:
@@ -127,6 +138,8 @@ class HeaderValues:
 
 _KEYWORDS = (
     "SOPClassUID",
+    "Modality",
+    "ImageType",
     "SeriesInstanceUID",
     "InstanceNumber",
     "Rows",
@@ -159,7 +172,7 @@ def _header(
     Raises :class:`IncompleteHeaderError` for an image SOP class without Rows/Columns/UIDs.
     """
     file_meta = getattr(ds, "file_meta", None)
-    sop_class = str(v.get(ds, "SOPClassUID") or getattr(file_meta, "MediaStorageSOPClassUID", ""))
+    sop_class = sop_class_of(ds, v)
     if sop_class in NON_IMAGE_SOP_CLASSES:
         return None
     missing = [k for k in ("Rows", "Columns", "SeriesInstanceUID") if _TAGS[k] not in ds]
@@ -190,6 +203,22 @@ def _header(
         thickness=v.num(ds, "SliceThickness", 0.0) or None,
         pixel_offset=offset,
     )
+
+
+def sop_class_of(ds: pydicom.Dataset, v: HeaderValues | None = None) -> str:
+    """The SOP Class UID of a header (from the file meta when the dataset lacks it)."""
+    v = v or HeaderValues()
+    file_meta = getattr(ds, "file_meta", None)
+    return str(v.get(ds, "SOPClassUID") or getattr(file_meta, "MediaStorageSOPClassUID", "") or "")
+
+
+def header_kind(ds: pydicom.Dataset, v: HeaderValues | None = None) -> str | None:
+    """What the object of a header is when it is not a CT image (see :func:`object_kind`)."""
+    v = v or HeaderValues()
+    image_type = v.get(ds, "ImageType") or ()
+    image_type = image_type if isinstance(image_type, tuple) else (image_type,)
+    modality = v.get(ds, "Modality")
+    return object_kind(sop_class_of(ds, v), str(modality or ""), tuple(str(t) for t in image_type))
 
 
 def _looks_like_raw_dicom(path: Path) -> bool:
@@ -244,13 +273,25 @@ def iter_files(folder: Path, recursive: bool = True) -> list[Path]:
 
 
 def scan_folder(
-    folder: Path, progress: ProgressCallback | None = None, recursive: bool = True
+    folder: Path,
+    progress: ProgressCallback | None = None,
+    recursive: bool = True,
+    require_ct: bool = True,
 ) -> ScanResult:
     """Group the DICOM images under ``folder`` by SeriesInstanceUID, reading headers only.
 
-    Raises :class:`EmptyInputError` for a folder without files and :class:`NoImageError`
-    when none of the files is a DICOM image.
+    DICOM objects that are not CT volumes go to ``refused`` with the reason. Raises
+    :class:`EmptyInputError` for a folder without files, :class:`NoImageError` when none of
+    the files is a DICOM object, and (with ``require_ct``) :class:`NotCTVolumeError` when no
+    series is a CT volume.
     """
+    result = _scan_folder(folder, progress, recursive)
+    if require_ct and not result.series:
+        raise no_ct_error(folder, result.refused)
+    return result
+
+
+def _scan_folder(folder: Path, progress: ProgressCallback | None, recursive: bool) -> ScanResult:
     if not folder.exists():
         raise MissingPathError(f"{folder}: no such file or folder")
     files = iter_files(folder, recursive)
@@ -269,6 +310,7 @@ def scan_folder(
     headers: dict[str, list[SliceHeader]] = {}
     metas: dict[str, dict[str, Any]] = {}
     skipped: list[tuple[Path, str]] = []
+    refused_files: list[RefusedFile] = []
     values = HeaderValues()
     every = max(1, len(files) // 50)
     for n, path in enumerate(files):
@@ -276,8 +318,14 @@ def scan_folder(
             progress(n / max(1, len(files)), f"scanning {n}/{len(files)} files")
         try:
             ds, offset = read_header_at(path)
-            hdr = None if ds is None else _header(ds, path, offset, values)
-            frames = [] if hdr is None else expand_frames(ds, hdr)  # type: ignore[arg-type]
+            if ds is None or sop_class_of(ds, values) == MEDIA_DIRECTORY:
+                continue
+            kind = header_kind(ds, values)
+            if kind is not None:
+                refused_files.append(_refused_file(ds, path, kind, values))
+                continue
+            hdr = _header(ds, path, offset, values)
+            frames = [] if hdr is None else expand_frames(ds, hdr)
         except Exception as err:  # any parse failure of a file that claims to be DICOM
             skipped.append((path, f"{type(err).__name__}: {err}".splitlines()[0][:120]))
             continue
@@ -285,27 +333,46 @@ def scan_folder(
             continue
         headers.setdefault(hdr.series_uid, []).extend(frames)
         if hdr.series_uid not in metas:
-            metas[hdr.series_uid] = extract_meta(ds)  # type: ignore[arg-type]
-    if not headers:
-        detail = (
-            f" ({len(skipped)} unreadable DICOM file(s), e.g. {skipped[0][0].name})"
-            if skipped
-            else ""
-        )
-        images = [f for _, _, names in os.walk(folder) for f in names if itk_format(Path(f))]
-        if images and not detail:
-            detail = f"; it holds {images[0]}: open that file instead"
-        raise NoImageError(f"{folder}: no DICOM image found{detail}")
-    series = [_series_info(uid, hs, metas[uid]) for uid, hs in headers.items()]
-    series.sort(key=lambda s: (s.series_number is None, s.series_number or 0, s.uid))
+            metas[hdr.series_uid] = extract_meta(ds)
+    if not headers and not refused_files:
+        raise _no_image_error(folder, skipped)
+    series, refused = _split_series(headers, metas, refused_files)
     if progress is not None:
         progress(1.0, f"found {len(series)} series in {len(files)} files")
-    result = ScanResult(series, skipped, len(files))
+    result = ScanResult(series, skipped, len(files), refused)
     with _CACHE_LOCK:
         _CACHE[signature] = result
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return result
+
+
+def _no_image_error(folder: Path, skipped: list[tuple[Path, str]]) -> NoImageError:
+    detail = (
+        f" ({len(skipped)} unreadable DICOM file(s), e.g. {skipped[0][0].name})" if skipped else ""
+    )
+    images = [f for _, _, names in os.walk(folder) for f in names if itk_format(Path(f))]
+    if images and not detail:
+        detail = f"; it holds {images[0]}: open that file instead"
+    return NoImageError(f"{folder}: no DICOM image found{detail}")
+
+
+def _split_series(
+    headers: dict[str, list[SliceHeader]],
+    metas: dict[str, dict[str, Any]],
+    refused_files: list[RefusedFile],
+) -> tuple[list[SeriesInfo], list[SeriesInfo]]:
+    """The CT volume series and the refused ones (whole non-CT objects and series whose
+    frames do not make a CT volume), each sorted by series number."""
+    series = [_series_info(uid, hs, metas[uid]) for uid, hs in headers.items()]
+    refused = group_refused(refused_files)
+    for info in series:
+        info.refusal = series_kind(info)
+    refused += [s for s in series if s.refusal]
+    series = [s for s in series if not s.refusal]
+    for group in (series, refused):
+        group.sort(key=lambda s: (s.series_number is None, s.series_number or 0, s.uid))
+    return series, refused
 
 
 _CACHE: OrderedDict[tuple, ScanResult] = OrderedDict()
@@ -330,6 +397,17 @@ def _signature(folder: Path, recursive: bool, files: list[Path]) -> tuple:
             continue
         stats.append((str(f), st.st_size, st.st_mtime_ns))
     return (str(folder.resolve()), recursive, tuple(stats))
+
+
+def _refused_file(ds: pydicom.Dataset, path: Path, kind: str, v: HeaderValues) -> RefusedFile:
+    return RefusedFile(
+        path=path,
+        kind=kind,
+        series_uid=str(v.get(ds, "SeriesInstanceUID") or ""),
+        rows=int(v.num(ds, "Rows", 0)),
+        columns=int(v.num(ds, "Columns", 0)),
+        meta=extract_meta(ds),
+    )
 
 
 def _series_info(uid: str, hs: list[SliceHeader], meta: dict[str, Any]) -> SeriesInfo:

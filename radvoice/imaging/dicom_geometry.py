@@ -88,6 +88,9 @@ def compute_geometry(slices: list[SliceHeader], warnings: list[str]) -> Geometry
     if first.pixel_spacing is None:
         warnings.append("no PixelSpacing: 1 mm assumed in-plane")
         sy, sx = 1.0, 1.0
+    elif not all(np.isfinite(s) and s > 0 for s in first.pixel_spacing):
+        warnings.append(f"invalid PixelSpacing {first.pixel_spacing}: 1 mm assumed in-plane")
+        sy, sx = 1.0, 1.0
     else:
         sy, sx = first.pixel_spacing  # DICOM order: row spacing (y), column spacing (x)
     if first.orientation is None or first.position is None:

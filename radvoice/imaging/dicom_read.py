@@ -15,12 +15,15 @@ from radvoice.imaging.dicom_discover import (
     ScanResult,
     SeriesInfo,
     SliceHeader,
+    header_kind,
     read_header,
     scan_folder,
 )
 from radvoice.imaging.dicom_geometry import compute_geometry, select_consistent, sort_slices
+from radvoice.imaging.dicom_kind import refusal_message, refuse
 from radvoice.imaging.errors import (
     CorruptFileError,
+    NotCTVolumeError,
     SeriesNotFoundError,
     UnsupportedFormatError,
 )
@@ -167,16 +170,19 @@ def read_series(
     meta = dict(info.meta)
     if progress is not None:
         progress(1.0, f"read {len(slices)} slices")
-    return Volume(
-        array,
-        spacing=geometry.spacing,
-        origin=geometry.origin,
-        direction=geometry.direction,
-        modality=info.modality or "CT",
-        meta=meta,
-        warnings=warnings,
-        source=source,
-    )
+    try:
+        return Volume(
+            array,
+            spacing=geometry.spacing,
+            origin=geometry.origin,
+            direction=geometry.direction,
+            modality=info.modality or "CT",
+            meta=meta,
+            warnings=warnings,
+            source=source,
+        )
+    except ValueError as err:  # geometry no header check caught: still one line
+        raise CorruptFileError(f"{label}: unusable geometry ({err})") from None
 
 
 def choose_series(scan: ScanResult, series_uid: str | None, warnings: list[str]) -> SeriesInfo:
@@ -185,6 +191,9 @@ def choose_series(scan: ScanResult, series_uid: str | None, warnings: list[str])
         for s in scan.series:
             if s.uid == series_uid:
                 return s
+        for s in scan.refused:
+            if s.uid == series_uid:
+                raise refuse(s)
         choices = ", ".join(f"{s.uid} ({s.n_slices} slices)" for s in scan.series)
         raise SeriesNotFoundError(f"series {series_uid} not found; the folder holds: {choices}")
     if len(scan.series) == 1:
@@ -243,7 +252,12 @@ def read_dicom_file_series(
         raise CorruptFileError(
             f"{path.name}: not a readable DICOM file ({type(err).__name__})"
         ) from None
-    if ds is None or "SeriesInstanceUID" not in ds:
+    if ds is None:
+        raise CorruptFileError(f"{path.name}: not a DICOM image file")
+    kind = header_kind(ds)
+    if kind is not None:
+        raise NotCTVolumeError(refusal_message(path.name, kind))
+    if "SeriesInstanceUID" not in ds:
         raise CorruptFileError(f"{path.name}: not a DICOM image file")
     scan = scan_folder(path.parent, _sub(progress, 0.0, _SCAN_SHARE), recursive=False)
     uid = series_uid or str(ds.SeriesInstanceUID)

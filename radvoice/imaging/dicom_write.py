@@ -65,7 +65,7 @@ def _base_dataset(
     ds.StudyTime = now.strftime("%H%M%S")
     ds.SeriesDate = ds.StudyDate
     ds.StudyID = "1"
-    ds.AccessionNumber = ""
+    ds.AccessionNumber = str(meta.get("AccessionNumber") or "")
     ds.ReferringPhysicianName = ""
     ds.StudyDescription = str(meta.get("StudyDescription") or "RadVoice export")
     ds.SeriesDescription = description or str(meta.get("SeriesDescription") or "RadVoice volume")

@@ -33,3 +33,8 @@ class NoImageError(EmptyInputError):
 
 class SeriesNotFoundError(ImageReadError):
     """The requested DICOM series is not in the folder."""
+
+
+class NotCTVolumeError(ImageReadError):
+    """A readable DICOM object that is not a CT volume (a radiograph, MR, report, ...); the
+    message names what it is (see :mod:`radvoice.imaging.dicom_kind`)."""

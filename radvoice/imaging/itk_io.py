@@ -178,3 +178,25 @@ def write_volume(volume: Volume, path: str | Path) -> Path:
     except RuntimeError as err:
         raise ImageReadError(f"{path.name}: cannot be written ({_itk_reason(err)})") from None
     return path
+
+
+def write_map(values: np.ndarray, like: Volume, path: str | Path) -> Path:
+    """Write a float32 map (a heat map, a probability) on ``like``'s voxels and geometry."""
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.shape != like.array.shape:
+        raise ValueError(f"map shape {arr.shape} is not the volume's {like.array.shape}")
+    path = Path(path)
+    if not path.name.lower().endswith(WRITE_SUFFIXES):
+        raise UnsupportedFormatError(
+            f"{path.name}: cannot write this format; use one of {', '.join(WRITE_SUFFIXES)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = sitk.GetImageFromArray(arr)
+    image.SetSpacing(like.spacing)
+    image.SetOrigin(like.origin)
+    image.SetDirection(tuple(float(v) for v in np.asarray(like.direction).ravel()))
+    try:
+        sitk.WriteImage(image, str(path), useCompression=True)
+    except RuntimeError as err:
+        raise ImageReadError(f"{path.name}: cannot be written ({_itk_reason(err)})") from None
+    return path

@@ -8,6 +8,7 @@ from radvoice.imaging.errors import (
     CorruptFileError,
     EmptyInputError,
     MissingPathError,
+    NotCTVolumeError,
     UnsupportedFormatError,
 )
 from radvoice.imaging.formats import ProgressCallback, itk_format
@@ -83,7 +84,8 @@ def read_volume(
 
 def describe_file_series(path: Path) -> list[SeriesInfo]:
     """:func:`discover` for one file: its DICOM series, or a single entry for an image file."""
-    from radvoice.imaging.dicom_discover import read_header, scan_folder
+    from radvoice.imaging.dicom_discover import header_kind, read_header, scan_folder
+    from radvoice.imaging.dicom_kind import refusal_message, refuse
 
     if path.stat().st_size == 0:
         raise EmptyInputError(f"{path.name}: the file is empty")
@@ -102,7 +104,15 @@ def describe_file_series(path: Path) -> list[SeriesInfo]:
         ) from None
     if ds is None:
         raise CorruptFileError(f"{path.name}: not a DICOM file")
-    return scan_folder(path.parent, recursive=False).series
+    kind = header_kind(ds)
+    if kind is not None:
+        raise NotCTVolumeError(refusal_message(path.name, kind))
+    scan = scan_folder(path.parent, recursive=False)
+    uid = str(ds.get("SeriesInstanceUID", ""))
+    for info in scan.refused:
+        if uid and info.uid == uid and path in info.files:
+            raise refuse(info)
+    return scan.series
 
 
 def discover(path: str | Path) -> list[SeriesInfo]:

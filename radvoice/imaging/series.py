@@ -49,6 +49,9 @@ class SeriesInfo:
     study_uid: str = ""
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
     slices: list[SliceHeader] = field(default_factory=list, repr=False)
+    refusal: str | None = None
+    """What the series is when it is not a CT volume (e.g. "a CR projection radiograph
+    (Computed Radiography Image Storage)"); None for a CT volume."""
 
     @property
     def n_voxels(self) -> int:

@@ -36,6 +36,8 @@ class ImportItem:
     labels: list[int] | None = None
     load: Callable[[], Volume] | None = None
     path: Path | None = None
+    refusal: str | None = None
+    """Set for a DICOM series that is not a CT volume: the one-line reason; never loaded."""
 
 
 @dataclass
@@ -43,6 +45,8 @@ class ImportSummary:
     added: list[int] = field(default_factory=list)
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    """(source, reason) of the DICOM objects that are not CT volumes, left out."""
 
 
 def volume_key(name: str) -> str:
@@ -66,20 +70,43 @@ def _file_item(path: Path) -> ImportItem:
 
 
 def _dicom_items(folder: Path) -> list[ImportItem]:
-    from radvoice.imaging import discover, read_volume
+    """The CT series under ``folder``, and one refused item per series that is not CT."""
+    from radvoice.imaging import read_volume
+    from radvoice.imaging.dicom_discover import scan_folder
+    from radvoice.imaging.dicom_kind import series_refusal
 
+    root = folder.resolve()
+    scan = scan_folder(root, require_ct=False)
     items = []
-    for info in discover(folder):
+    for info in scan.series:
         if not info.uid:
             continue
-        uid, root = info.uid, folder.resolve()
+        uid = info.uid
         items.append(
             ImportItem(
                 str(root), uid, series_uid=uid,
                 load=lambda uid=uid, root=root: read_volume(root, series_uid=uid),
             )
         )  # fmt: skip
+    for info in scan.refused:
+        where = info.files[0] if len(info.files) == 1 else root
+        items.append(ImportItem(str(where), info.uid, refusal=series_refusal(info)))
     return items
+
+
+def _refused_file(path: Path) -> ImportItem | None:
+    """A refused item when ``path`` is a DICOM file that is not a CT image, else None."""
+    from radvoice.imaging.dicom_discover import header_kind, read_header
+    from radvoice.imaging.dicom_kind import refusal_message
+
+    try:
+        ds = read_header(path)
+    except Exception:  # noqa: BLE001 - unreadable: the reader says why when it is loaded
+        return None
+    kind = None if ds is None else header_kind(ds)
+    if kind is None:
+        return None
+    return ImportItem(str(path.resolve()), path.name, refusal=refusal_message(path.name, kind))
 
 
 def _ctrate_items(folder: Path) -> list[ImportItem] | None:
@@ -124,8 +151,11 @@ def collect_items(paths: Iterable[str | Path]) -> list[ImportItem]:
         if not path.exists():
             raise LibraryError(f"{path}: no such file or folder")
         if path.is_file():
+            refused = None if _is_volume_file(path) else _refused_file(path)
             if _is_volume_file(path):
                 items.append(_file_item(path))
+            elif refused is not None:
+                items.append(refused)
             else:
                 found = _dicom_items(path.parent)
                 items.extend(found or [_file_item(path)])
@@ -214,6 +244,9 @@ def import_items(
     for n, item in enumerate(items):
         if progress is not None:
             progress(n, len(items), item.key)
+        if item.refusal is not None:
+            summary.refused.append((item.source, item.refusal))
+            continue
         size = mtime = None
         if item.path is not None and item.path.is_file():
             st = item.path.stat()

@@ -14,7 +14,9 @@ from torch import nn
 
 from radvoice.labels import PATHOLOGIES
 from radvoice.nn.ct_encoder import CTEncoder, CTEncoderDims
+from radvoice.nn.domain import EmbeddingDomain
 from radvoice.nn.grid import ModelGrid
+from radvoice.nn.grounded import GroundedCTEncoder, GroundedDims
 from radvoice.nn.losses import (
     false_negative_mask,
     info_nce,
@@ -53,7 +55,7 @@ class LossConfig:
 class ClipDims:
     """Everything needed to rebuild the teacher; stored in the checkpoint metadata."""
 
-    ct: CTEncoderDims = field(default_factory=CTEncoderDims)
+    ct: CTEncoderDims | GroundedDims = field(default_factory=CTEncoderDims)
     text: TextTeacherDims = field(default_factory=TextTeacherDims)
     grid: ModelGrid = field(default_factory=ModelGrid)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -70,11 +72,39 @@ class ClipDims:
     def from_dict(cls, d: dict) -> ClipDims:
         loss = d.get("loss", {})
         return cls(
-            ct=CTEncoderDims.from_dict(d.get("ct", {})),
+            ct=ct_dims_from_dict(d.get("ct", {})),
             text=TextTeacherDims.from_dict(d.get("text", {})),
             grid=ModelGrid.from_dict(d["grid"]) if "grid" in d else ModelGrid(),
             loss=LossConfig(**{k: loss[k] for k in LossConfig.__dataclass_fields__ if k in loss}),
         )
+
+
+TEXT_SPACE_PREFIXES = ("text.", "zeroshot.prompts", "zeroshot.query_prototypes")
+
+
+def text_space_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of what defines a teacher's shared space on the text side: the trained text
+    weights, the prompt embeddings and the query prototypes (names and float32 bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(k for k in tensors if k.startswith(TEXT_SPACE_PREFIXES)):
+        h.update(name.encode())
+        h.update(tensors[name].detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def ct_dims_from_dict(d: dict) -> CTEncoderDims | GroundedDims:
+    """The CT encoder's dims by their ``kind`` (no kind: the first CNN encoder)."""
+    if d.get("kind") == "grounded":
+        return GroundedDims.from_dict(d)
+    return CTEncoderDims.from_dict(d)
+
+
+def build_ct_encoder(dims: CTEncoderDims | GroundedDims) -> nn.Module:
+    if isinstance(dims, GroundedDims):
+        return GroundedCTEncoder(dims)
+    return CTEncoder(dims)
 
 
 class CTClip(nn.Module):
@@ -85,7 +115,7 @@ class CTClip(nn.Module):
         self.dims = dims = dims or ClipDims()
         if dims.ct.embed_dim != dims.text.embed_dim:
             raise ValueError("CT and text embed_dim must match")
-        self.ct_encoder = CTEncoder(dims.ct)
+        self.ct_encoder = build_ct_encoder(dims.ct)
         self.text: TextTeacher | None = TextTeacher(dims.text) if with_text else None
         lc = dims.loss
         if lc.kind == "siglip":
@@ -163,6 +193,7 @@ class TeacherBundle:
     thresholds: np.ndarray  # (18,)
     query_prototypes: torch.Tensor | None  # (18, 512)
     config: dict[str, Any]
+    domain: Any = None  # radvoice.nn.domain.EmbeddingDomain when the teacher ships one
 
 
 def load_teacher(
@@ -175,7 +206,9 @@ def load_teacher(
     except (KeyError, TypeError, ValueError) as err:
         raise ModelIntegrityError(f"{model_dir}: invalid dims metadata ({err})") from None
     clip = CTClip(dims, with_text=with_text)
-    state = {k: v.float() for k, v in tensors.items() if not k.startswith("zeroshot.")}
+    state = {
+        k: v.float() for k, v in tensors.items() if not k.startswith(("zeroshot.", "domain."))
+    }
     if not with_text:
         state = {k: v for k, v in state.items() if not k.startswith("text.")}
     missing, unexpected = clip.load_state_dict(state, strict=False)
@@ -195,4 +228,5 @@ def load_teacher(
         thresholds=tensors["zeroshot.thresholds"].float().numpy(),
         query_prototypes=tensors.get("zeroshot.query_prototypes"),
         config=config,
+        domain=EmbeddingDomain.from_tensors(tensors),
     )

@@ -50,7 +50,10 @@ class RadVoiceModels:
 
                 if not self.teacher_dir.is_dir():
                     raise ModelIntegrityError(f"teacher model not found at {self.teacher_dir}")
-                self._bundle = load_teacher(self.teacher_dir, with_text=True, device=self.device)
+                with torch.inference_mode(False):  # weights usable by autograd (Grad-CAM)
+                    self._bundle = load_teacher(
+                        self.teacher_dir, with_text=True, device=self.device
+                    )
             return self._bundle
 
     def _speech(self):
@@ -82,6 +85,40 @@ class RadVoiceModels:
         bundle = self._teacher()
         grid = resample_to_grid(volume, bundle.clip.dims.grid)[None].to(self.device)
         return bundle.clip.encode_ct(grid)[0].float().cpu().numpy()
+
+    def domain(self, volume: Volume, volume_embedding: np.ndarray | None = None):
+        """Can the model speak about ``volume``? A :class:`radvoice.nn.domain.DomainAnswer`:
+        a chest CT by its HU image, and how typical its embedding is of the training cases
+        (1.0 when the teacher ships no domain statistics)."""
+        from radvoice.nn.domain import chest_ct_check, domain_answer
+
+        check = chest_ct_check(volume)
+        stats = self._teacher().domain
+        score = 1.0
+        if stats is not None and check.chest_ct:
+            emb = self.embed_volume(volume) if volume_embedding is None else volume_embedding
+            score = stats.score(np.asarray(emb, dtype=np.float32))
+        return domain_answer(check, score)
+
+    def heatmap(self, volume: Volume, pathology: str) -> np.ndarray:
+        """Where the CT model sees ``pathology``: float32 in ``volume.array``'s shape, [0, 1]
+        (the dense head of a grounded encoder; Grad-CAM for an encoder without one)."""
+        from radvoice.nn.attribution import gradcam_grid, pathology_index
+        from radvoice.nn.grid import resample_to_grid
+        from radvoice.nn.grid_maps import grid_to_volume
+
+        index = pathology_index(pathology)
+        bundle = self._teacher()
+        grid = resample_to_grid(volume, bundle.clip.dims.grid)[None].to(self.device)
+        encoder = bundle.clip.ct_encoder
+        if hasattr(encoder, "dense_probabilities"):
+            with torch.inference_mode():
+                coarse = encoder.dense_probabilities(grid)[0, index]
+        else:
+            with self._lock:  # autograd through shared weights: one at a time
+                coarse = gradcam_grid(bundle.clip, grid, bundle.prompts, index)
+        out = grid_to_volume(coarse.float().cpu().numpy(), volume, bundle.clip.dims.grid)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:

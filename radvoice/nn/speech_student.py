@@ -479,14 +479,36 @@ def teacher_weights_sha256(teacher_dir: Path | str | None) -> str | None:
 
 def check_distilled_from(student: SpeechStudent, student_dir: Path, teacher_dir: Path) -> None:
     """A student lives in its own teacher's space: refuse a teacher other than the pinned one
-    (students saved before pinning carry no SHA-256 and pass)."""
+    (students saved before pinning carry no SHA-256 and pass). A teacher whose CT side was
+    retrained against a frozen text space names the teachers it shares that space with
+    (``text_space.same_as_teacher_sha256``); it is accepted when its text tower, prompts and
+    query prototypes still hash to the recorded ``text_space.sha256``."""
     from radvoice.nn.registry import ModelIntegrityError
 
     pinned = student.teacher_sha256
     actual = teacher_weights_sha256(teacher_dir) if pinned else None
-    if actual is not None and actual != pinned:
+    if actual is not None and actual != pinned and not _shares_text_space(teacher_dir, pinned):
         raise ModelIntegrityError(
             f"speech model {student_dir} was distilled from another teacher (SHA-256 "
             f"{pinned[:12]}…, {teacher_dir} has {actual[:12]}…): ship a teacher together with "
             "the students trained on it"
         )
+
+
+def _shares_text_space(teacher_dir: Path, pinned: str | None) -> bool:
+    import json
+
+    from radvoice.nn.clip import text_space_sha256
+    from radvoice.nn.registry import CONFIG_NAME, WEIGHTS_NAME
+
+    try:
+        config = json.loads((Path(teacher_dir) / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    space = config.get("text_space") or {}
+    if pinned is None or pinned not in space.get("same_as_teacher_sha256", []):
+        return False
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(Path(teacher_dir) / WEIGHTS_NAME))
+    return text_space_sha256(tensors) == space.get("sha256")

@@ -45,7 +45,14 @@ three ``CaseRecord`` types), kept for existing imports."""
 
 
 def grid_key(grid: ModelGrid) -> str:
-    return hashlib.sha256(json.dumps(grid.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    """Short hash of the grid geometry (numbers canonical: ``-1024`` and ``-1024.0`` agree)."""
+    d = {
+        "size": [int(v) for v in grid.size],
+        "spacing": [float(v) for v in grid.spacing],
+        "hu_min": float(grid.hu_min),
+        "hu_max": float(grid.hu_max),
+    }
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _safe_name(case_id: str) -> str:

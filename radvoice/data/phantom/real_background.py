@@ -81,6 +81,25 @@ def _load(path: str) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], 
     return np.ascontiguousarray(arr), img.GetSpacing(), img.GetOrigin(), label
 
 
+def _block_factors(
+    src_spacing: tuple[float, ...], dst_spacing: tuple[float, ...]
+) -> tuple[int, int, int]:
+    """Integer down-sampling factor per array axis (k, j, i), as the model grid's block mean."""
+    f = [max(1, int(np.floor(d / s))) for s, d in zip(src_spacing, dst_spacing, strict=True)]
+    return (f[2], f[1], f[0])
+
+
+@lru_cache(maxsize=4)
+def _antialiased(path: str, factors: tuple[int, int, int]) -> np.ndarray:
+    """The source scan box-filtered by ``factors``: sampling it trilinearly onto a coarser grid
+    then matches :func:`radvoice.nn.grid.resample_to_grid` (block mean + trilinear), the path a
+    real scan takes at inference, instead of point-sampling 0.6 mm noise and vessels."""
+    arr = _load(path)[0]
+    if factors == (1, 1, 1):
+        return arr
+    return ndimage.uniform_filter(arr, size=factors, mode="nearest").astype(np.float32)
+
+
 def _elastic_coords(
     rng: np.random.Generator, grid: Grid, src_spacing: tuple[float, ...], src_center: np.ndarray
 ) -> np.ndarray:
@@ -125,6 +144,8 @@ def real_chest(
     if not Path(path).exists():
         raise BackgroundError(f"background CT not found: {path}")
     arr, spacing, origin, label = _load(str(path))
+    if grid is not None:
+        arr = _antialiased(str(path), _block_factors(spacing, grid.spacing))
     nz, ny, nx = arr.shape
     src_center = np.array(
         [(nx - 1) * spacing[0] / 2, (ny - 1) * spacing[1] / 2, (nz - 1) * spacing[2] / 2]
