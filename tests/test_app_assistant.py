@@ -219,8 +219,10 @@ def test_first_run_builds_the_demo_library_with_progress(
     # a long build is cancelled at the next case; what was committed stays
     assert dialog.build_demo(40)
     dialog.cancel_task()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=60000)
-    assert dialog.last_message.startswith("cancelled")
+    # the thread ends before its queued "cancelled" message reaches the GUI thread: wait for both
+    qtbot.waitUntil(
+        lambda: not dialog.busy and dialog.last_message.startswith("cancelled"), timeout=60000
+    )
     assert 1 <= int(dialog.cases_label.text()) < 41
     win.close()
     assert assistant_threads() == []

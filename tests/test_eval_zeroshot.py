@@ -15,11 +15,11 @@ from radvoice.cli.main import main as cli_main
 from radvoice.eval.eval_sets import CaseSet, EvalDataError
 from radvoice.eval.zeroshot_eval import gap_recovery, gap_recovery_interval, speech_prompts
 from radvoice.labels import PATHOLOGIES
+from radvoice.testing.student_corpus import write_toy_student_corpus
 from radvoice.training.cases import assign_splits
 from radvoice.training.config import load_config
 from radvoice.training.student import StudentSpec
 from radvoice.training.student_data import Utterance
-from radvoice.training.student_toy import write_toy_student_corpus
 from radvoice.training.teacher import train_teacher
 from radvoice.training.toy import toy_records
 

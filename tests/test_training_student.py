@@ -12,12 +12,12 @@ import torch
 from radvoice.cli.main import main as cli_main
 from radvoice.eval.student_dev import dev_zero_shot
 from radvoice.nn.speech_student import SpeechStudent
+from radvoice.testing.student_corpus import write_toy_student_corpus
 from radvoice.training.cases import assign_splits
 from radvoice.training.config import load_config
 from radvoice.training.loop import CheckpointError
 from radvoice.training.student import StudentSpec, load_student_data, train_student
 from radvoice.training.student_data import FeatureCache, encoder_key
-from radvoice.training.student_toy import write_toy_student_corpus
 from radvoice.training.teacher import train_teacher
 from radvoice.training.toy import toy_records
 

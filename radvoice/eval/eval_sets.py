@@ -24,7 +24,7 @@ import numpy as np
 
 from radvoice.errors import RadVoiceError
 from radvoice.labels import PATHOLOGIES
-from radvoice.training.student_data import Utterance
+from radvoice.training.student_data import CorpusUtterance
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,13 @@ def noise_transform(snr_db: float = NOISE_SNR_DB):
     return apply
 
 
-def condition_utterances(utts: list[Utterance], condition: str) -> list[Utterance]:
+def condition_utterances(utts: list[CorpusUtterance], condition: str) -> list[CorpusUtterance]:
     split = SPLIT_OF[condition]
     return [u for u in utts if u.split == split]
 
 
 def transcripts(
-    utts: list[Utterance], cache: Path, tag: str, transform=None, size: str = "tiny.en"
+    utts: list[CorpusUtterance], cache: Path, tag: str, transform=None, size: str = "tiny.en"
 ) -> dict[str, str]:
     """ASR-cascade transcripts (ctranslate2 Whisper), cached in ``cache/transcripts_<tag>.json``."""
     from radvoice.audio import load_audio

@@ -14,7 +14,7 @@ from radvoice.eval.zeroshot_eval import speech_prompts
 from radvoice.metrics import macro_auroc
 from radvoice.nn.zeroshot import zero_shot_probabilities
 from radvoice.training.student import StudentData, embed_cached
-from radvoice.training.student_data import Utterance
+from radvoice.training.student_data import CorpusUtterance
 
 DEV_ENGINE_DRAWS = 20  # classifiers drawn for ``zs_dev_engine``
 
@@ -38,7 +38,7 @@ def dev_zero_shot(student, data: StudentData, device: torch.device) -> dict[str,
     labels = np.stack([data.labels[c] for c in data.dev_cases])
     scale = float(bundle.clip.logit_scale.detach().float())
 
-    def auroc(utts: list[Utterance], emb: torch.Tensor) -> float:
+    def auroc(utts: list[CorpusUtterance], emb: torch.Tensor) -> float:
         probs = zero_shot_probabilities(ct, speech_prompts(utts, emb), scale)
         return macro_auroc(labels, probs.numpy())
 

@@ -51,7 +51,12 @@ from radvoice.metrics import (
 from radvoice.nn.losses import label_jaccard
 from radvoice.nn.query_rank import QUERY_TIE_MARGIN
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
-from radvoice.training.student_data import FeatureCache, TeacherTargets, Utterance, encoder_key
+from radvoice.training.student_data import (
+    CorpusUtterance,
+    FeatureCache,
+    TeacherTargets,
+    encoder_key,
+)
 
 log = logging.getLogger(__name__)
 SYSTEMS: tuple[str, ...] = ("text", "speech_nokd", "speech_kd", "cascade")
@@ -61,7 +66,7 @@ SYSTEM_TITLES = {
     "speech_kd": "speech, KD",
     "cascade": "ASR cascade",
 }
-Embedder = Callable[[list[Utterance]], torch.Tensor]
+Embedder = Callable[[list[CorpusUtterance]], torch.Tensor]
 
 
 @dataclass
@@ -166,13 +171,13 @@ def gap_recovery_interval(
     return {"low": float(low), "high": float(high), "undefined": undefined}
 
 
-def rendition(utt: Utterance) -> int:
+def rendition(utt: CorpusUtterance) -> int:
     """Which rendition of its prompt an utterance is (``prompt_NNN_test_rK.<split>`` → K)."""
     m = re.search(r"_r(\d+)(?:\.|$)", utt.utt_id)
     return int(m.group(1)) if m else 0
 
 
-def rendition_groups(utts: list[Utterance]) -> list[list[int]]:
+def rendition_groups(utts: list[CorpusUtterance]) -> list[list[int]]:
     """Indices of ``utts`` per rendition, in rendition order."""
     groups: dict[int, list[int]] = {}
     for i, u in enumerate(utts):
@@ -180,7 +185,7 @@ def rendition_groups(utts: list[Utterance]) -> list[list[int]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def speech_prompts(utts: list[Utterance], emb: torch.Tensor) -> torch.Tensor:
+def speech_prompts(utts: list[CorpusUtterance], emb: torch.Tensor) -> torch.Tensor:
     """``(18, 2, D)``: per pathology and polarity, the normalised mean of spoken prompt embeddings."""
     d = emb.shape[-1]
     sums = torch.zeros(len(PATHOLOGIES), 2, d)
@@ -222,7 +227,7 @@ class EvalInputs:
 
     teacher: Any  # TeacherBundle
     students: dict[str, Any]  # "speech_nokd" / "speech_kd" → SpeechStudent
-    utterances: list[Utterance]
+    utterances: list[CorpusUtterance]
     sets: dict[str, CaseSet]  # "test", "calib", "lung2"
     targets: TeacherTargets
     cache: Path
@@ -240,7 +245,7 @@ def _text_embed(targets: TeacherTargets, texts: list[str]) -> torch.Tensor:
 def _speech_embedder(student, cache: Path, tag: str, transform) -> Embedder:
     feats = FeatureCache(cache, encoder_key(student), tag)
 
-    def embed(utts: list[Utterance]) -> torch.Tensor:
+    def embed(utts: list[CorpusUtterance]) -> torch.Tensor:
         from radvoice.training.student import embed_cached
 
         feats.ensure(student, utts, transform)
@@ -254,7 +259,7 @@ def _remembering(embed: Embedder) -> Embedder:
     for zero-shot and top-1, then again by the routing check."""
     seen: dict[str, torch.Tensor] = {}
 
-    def cached(utts: list[Utterance]) -> torch.Tensor:
+    def cached(utts: list[CorpusUtterance]) -> torch.Tensor:
         todo = list({u.utt_id: u for u in utts if u.utt_id not in seen}.values())
         if todo:
             seen.update(zip((u.utt_id for u in todo), embed(todo), strict=True))
@@ -264,7 +269,7 @@ def _remembering(embed: Embedder) -> Embedder:
 
 
 def _cascade_embedder(inp: EvalInputs, tag: str, transform) -> Embedder:
-    def embed(utts: list[Utterance]) -> torch.Tensor:
+    def embed(utts: list[CorpusUtterance]) -> torch.Tensor:
         text = transcripts(utts, inp.cache, tag, transform, inp.cascade_size)
         said = [text[u.utt_id].strip() or "(silence)" for u in utts]
         return _text_embed(inp.targets, said)
@@ -338,7 +343,7 @@ def teacher_retrieval(inp: EvalInputs, ct: torch.Tensor) -> dict:
     return out
 
 
-def report_retrieval(inp: EvalInputs, embed: Embedder, reports: list[Utterance]) -> dict:
+def report_retrieval(inp: EvalInputs, embed: Embedder, reports: list[CorpusUtterance]) -> dict:
     """Spoken report (or report part) → its volume among the report cases + the test CT set."""
     assert inp.report_cases is not None
     ids = list(dict.fromkeys(inp.report_cases.case_ids + inp.sets["test"].case_ids))
@@ -425,7 +430,7 @@ def intent_routing(
     inp: EvalInputs,
     system: str,
     embed: Embedder,
-    kinds: dict[str, list[Utterance]],
+    kinds: dict[str, list[CorpusUtterance]],
     protos: torch.Tensor,
     tag: str,
     transform,

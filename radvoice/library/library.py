@@ -23,7 +23,7 @@ from radvoice.library.embedder import Embedder, ModelIdentity, as_embedding, mod
 from radvoice.library.errors import LibraryError, ModelMismatchError
 from radvoice.library.index import IndexFileError, IndexHeader, VectorIndex, choose_kind
 from radvoice.library.paths import db_path, index_path
-from radvoice.library.store import SPACES, CaseInfo, CaseRecord, CaseStore, StoreState
+from radvoice.library.store import SPACES, CaseInfo, CaseStore, LibraryCase, StoreState
 from radvoice.library.synthetic import SYNTHETIC_PREFIX, synthetic_volume
 from radvoice.library.thumbnails import make_thumbnails
 
@@ -111,7 +111,7 @@ class CaseLibrary:
         text = (report or "").strip()
         rep = as_embedding(embedder.embed_text(text), "report") if text else None
         axial, coronal = make_thumbnails(volume)
-        record = CaseRecord(
+        record = LibraryCase(
             source=source, content_hash=digest, model=model, ct_embedding=ct,
             axial_png=axial, coronal_png=coronal, shape=volume.shape, spacing=volume.spacing,
             report=text, report_embedding=rep, labels=labels, series_uid=uid,

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 
 @dataclass
-class CaseRecord:
+class LibraryCase:
     """A complete case to insert (everything is written in one transaction)."""
 
     source: str
@@ -87,6 +87,10 @@ class CaseRecord:
     modality: str = "CT"
     source_size: int | None = None
     source_mtime: float | None = None
+
+
+CaseRecord = LibraryCase
+"""The old name, kept for existing imports."""
 
 
 @dataclass
@@ -251,7 +255,7 @@ class CaseStore:
         return None
 
     # -- writing ----------------------------------------------------------------------------
-    def add(self, rec: CaseRecord) -> tuple[int, bool]:
+    def add(self, rec: LibraryCase) -> tuple[int, bool]:
         """Insert a case; ``(id, True)``, or ``(existing id, False)`` if the series is in."""
         ct_blob = _vector_blob(rec.ct_embedding)
         report_blob = None if rec.report_embedding is None else _vector_blob(rec.report_embedding)

@@ -1,6 +1,6 @@
 """Case records for teacher training and evaluation, and the cache of grid volumes.
 
-A :class:`CaseRecord` is one CT study: id, report text, the 18 labels, its split and a loader of
+A :class:`TrainingCase` is one CT study: id, report text, the 18 labels, its split and a loader of
 its :class:`Volume`. Grid volumes (see :mod:`radvoice.nn.grid`) are resampled once and cached as
 float16 ``.npy`` files under ``<cache>/grid_<hash>/`` so epochs cost no resampling.
 """
@@ -23,7 +23,9 @@ from radvoice.nn.grid import ModelGrid, resample_to_grid
 
 
 @dataclass
-class CaseRecord:
+class TrainingCase:
+    """A case as training reads it: report text, 18 labels, split and a lazy volume loader."""
+
     case_id: str
     report: str
     labels: np.ndarray
@@ -35,6 +37,11 @@ class CaseRecord:
         if lab.shape[0] != NUM_PATHOLOGIES:
             raise ValueError(f"case {self.case_id}: {lab.shape[0]} labels, need {NUM_PATHOLOGIES}")
         self.labels = lab
+
+
+CaseRecord = TrainingCase
+"""The old name (before :class:`radvoice.data.records.CaseRecord` and the library's record made
+three ``CaseRecord`` types), kept for existing imports."""
 
 
 def grid_key(grid: ModelGrid) -> str:
@@ -65,7 +72,7 @@ class GridCache:
     def path(self, case_id: str) -> Path | None:
         return self.folder / f"{_safe_name(case_id)}.npy" if self.folder else None
 
-    def ensure(self, record: CaseRecord) -> None:
+    def ensure(self, record: TrainingCase) -> None:
         p = self.path(record.case_id)
         if p is None:
             if record.case_id not in self._memory:
@@ -85,7 +92,7 @@ class GridCache:
     def _to_grid(self, volume: Volume) -> np.ndarray:
         return resample_to_grid(volume, self.grid)[0].numpy().astype(np.float16)
 
-    def _resample(self, record: CaseRecord) -> np.ndarray:
+    def _resample(self, record: TrainingCase) -> np.ndarray:
         return self._to_grid(record.load())
 
     @staticmethod
@@ -102,11 +109,11 @@ class GridCache:
         return torch.from_numpy(np.asarray(arr, dtype=np.float32))[None]
 
 
-def split_records(records: Sequence[CaseRecord], split: str) -> list[CaseRecord]:
+def split_records(records: Sequence[TrainingCase], split: str) -> list[TrainingCase]:
     return [r for r in records if r.split == split]
 
 
-def assign_splits(records: list[CaseRecord], val_fraction: float, seed: int) -> None:
+def assign_splits(records: list[TrainingCase], val_fraction: float, seed: int) -> None:
     """Give records without a split a deterministic train/val split (hash of id and seed)."""
     for r in records:
         if r.split in ("train", "val", "test"):

@@ -1,4 +1,4 @@
-"""Turn ``--data`` into :class:`CaseRecord` lists.
+"""Turn ``--data`` into :class:`TrainingCase` lists.
 
 Accepted forms:
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from radvoice.errors import RadVoiceError
-from radvoice.training.cases import CaseRecord, assign_splits
+from radvoice.training.cases import TrainingCase, assign_splits
 from radvoice.training.config import DataSettings
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ def _data_attr(module: str, name: str) -> Any:
 def synthetic_records(
     n: int,
     seed: int,
-    on_volume: Callable[[CaseRecord, Any], None] | None = None,
+    on_volume: Callable[[TrainingCase, Any], None] | None = None,
     index_file: Path | None = None,
-) -> list[CaseRecord]:
+) -> list[TrainingCase]:
     """On-the-fly cases: text and labels are kept, the volume is regenerated (deterministic by
     seed) when the grid cache first needs it, so no volume stays in memory. ``on_volume``
     (e.g. :meth:`GridCache.put`) sees each volume while it is in hand, saving a regeneration.
@@ -75,7 +75,7 @@ def synthetic_records(
         if i in known:
             row = known[i]
             out.append(
-                CaseRecord(row["case_id"], row["report"], np.asarray(row["labels"]), "", load)
+                TrainingCase(row["case_id"], row["report"], np.asarray(row["labels"]), "", load)
             )
             continue
         case = generate_case(seed, i)
@@ -124,8 +124,8 @@ def _report_of(case: Any) -> str:
     return report_text(str(getattr(report, "findings", "")), str(getattr(report, "impression", "")))
 
 
-def _from_synthetic_case(case: Any, case_id: str, load: Any) -> CaseRecord:
-    return CaseRecord(
+def _from_synthetic_case(case: Any, case_id: str, load: Any) -> TrainingCase:
+    return TrainingCase(
         case_id=case_id,
         report=_report_of(case),
         labels=np.asarray(case.labels),
@@ -134,7 +134,7 @@ def _from_synthetic_case(case: Any, case_id: str, load: Any) -> CaseRecord:
     )
 
 
-def _from_data_record(rec: Any, split: str | None = None) -> CaseRecord:
+def _from_data_record(rec: Any, split: str | None = None) -> TrainingCase:
     """Adapt a :class:`radvoice.data.records.CaseRecord` (lazy volume when ``volume`` is None)."""
     path = rec.volume_path
     vol = rec.volume
@@ -146,7 +146,7 @@ def _from_data_record(rec: Any, split: str | None = None) -> CaseRecord:
 
         return read_volume(path)
 
-    return CaseRecord(
+    return TrainingCase(
         case_id=str(rec.case_id),
         report=rec.report,
         labels=np.asarray(rec.labels),
@@ -155,7 +155,7 @@ def _from_data_record(rec: Any, split: str | None = None) -> CaseRecord:
     )
 
 
-def ctrate_records(root: Path) -> list[CaseRecord]:
+def ctrate_records(root: Path) -> list[TrainingCase]:
     from radvoice.data.ctrate import CTRateDataset, read_ctrate_volume
 
     out = []
@@ -170,7 +170,7 @@ def ctrate_records(root: Path) -> list[CaseRecord]:
             rec = ds.record(name)
             meta = ds.metadata[name]
             out.append(
-                CaseRecord(
+                TrainingCase(
                     case_id=name,
                     report=rec.report,
                     labels=np.asarray(rec.labels),
@@ -181,7 +181,7 @@ def ctrate_records(root: Path) -> list[CaseRecord]:
     return out
 
 
-def corpus_records(root: Path) -> list[CaseRecord]:
+def corpus_records(root: Path) -> list[TrainingCase]:
     """Cases of a generated corpus folder (``manifest.jsonl``, ``radvoice data synth``)."""
     from radvoice.data.corpus import case_records
 
@@ -192,9 +192,9 @@ def load_records(  # noqa: C901 - to be split
     spec: str | Sequence[str],
     settings: DataSettings,
     seed: int = 0,
-    on_volume: Callable[[CaseRecord, Any], None] | None = None,
+    on_volume: Callable[[TrainingCase, Any], None] | None = None,
     cache_dir: Path | None = None,
-) -> list[CaseRecord]:
+) -> list[TrainingCase]:
     """Records for ``--data SPEC`` with splits assigned (see the module docstring).
 
     Several specs (``--data A --data B``) are loaded one by one and concatenated, each source
@@ -209,7 +209,7 @@ def load_records(  # noqa: C901 - to be split
             return load_records(specs[0], settings, seed, on_volume, cache_dir)
         if not specs:
             raise DataSourceError("no --data given")
-        out: list[CaseRecord] = []
+        out: list[TrainingCase] = []
         seen: dict[str, str] = {}
         for one in specs:
             for rec in load_records(one, settings, seed, on_volume, cache_dir):

@@ -40,28 +40,27 @@ from radvoice.training.config import ConfigError, RunConfig
 from radvoice.training.distributed import (
     DistContext,
     all_reduce_mean,
-    barrier,
     gather_with_grad,
-    init_distributed,
     main_rank_first,
 )
 from radvoice.training.frame_augment import FrameAugment, augment_chunks
 from radvoice.training.loop import (
     CHECKPOINT_NAME,
     CheckpointError,
+    RunState,
     Timer,
     batch_indices,
-    load_checkpoint,
-    lr_factor,
-    make_logger,
+    resume_run,
+    run_steps,
     save_checkpoint,
-    seed_everything,
+    start_run,
     step_seed,
+    wrap_ddp,
 )
 from radvoice.training.student_data import (
+    CorpusUtterance,
     FeatureCache,
     TeacherTargets,
-    Utterance,
     encoder_key,
     select,
     teacher_key,
@@ -213,17 +212,17 @@ class _Head(nn.Module):
 class StudentData:
     """Everything one run needs in memory: utterances by role, features and teacher targets."""
 
-    train_reports: list[Utterance]
-    train_queries: list[Utterance]
-    val_reports: list[Utterance]
-    val_queries: list[Utterance]
+    train_reports: list[CorpusUtterance]
+    train_queries: list[CorpusUtterance]
+    val_reports: list[CorpusUtterance]
+    val_queries: list[CorpusUtterance]
     features: FeatureCache
     targets: TeacherTargets
     labels: dict[str, np.ndarray]
     dev_cases: list[str] = field(default_factory=list)  # unspoken CTs: spoken zero-shot dev set
     # training-split prompts of engines left out of training (``data.dev_engines``): dev set
     # for generalisation to an unheard engine
-    dev_engine_prompts: list[Utterance] = field(default_factory=list)
+    dev_engine_prompts: list[CorpusUtterance] = field(default_factory=list)
 
 
 DevEval = Callable[[Any, StudentData, torch.device], dict[str, float]]
@@ -234,7 +233,7 @@ passed in by the caller (``radvoice train student`` passes
 
 def prepare_data(
     student,
-    utts: list[Utterance],
+    utts: list[CorpusUtterance],
     case_labels: dict[str, np.ndarray],
     loaders: dict[str, Any],
     teacher_bundle,
@@ -306,9 +305,9 @@ def _param_groups(head: nn.Module, extra: list[nn.Parameter], lr: float, wd: flo
     ]
 
 
-def train_student(  # noqa: C901 - to be split
+def train_student(
     cfg: RunConfig,
-    utts: list[Utterance],
+    utts: list[CorpusUtterance],
     case_labels: dict[str, np.ndarray],
     loaders: dict[str, Any],
     teacher_dir: Path,
@@ -328,195 +327,205 @@ def train_student(  # noqa: C901 - to be split
     ``metric_sources`` (name → case id → volume loader) are extra CT domains, e.g. real
     anatomy, whose teacher embeddings join the zero-shot distillation metric beside the
     training reports' CTs (:func:`ct_metric`: one domain each). ``dev_eval`` adds development
-    scores to each validation (:class:`DevEval`)."""
+    scores to each validation (:class:`DevEval`). The loop is
+    :func:`radvoice.training.loop.run_steps`."""
     from radvoice.nn.clip import load_teacher
     from radvoice.nn.registry import models_dir
 
-    ts = cfg.train
     spec = StudentSpec.from_dict(cfg.model)
-    lc = spec.loss
-    ctx = init_distributed()
-    if ts.num_threads > 0:
-        torch.set_num_threads(ts.num_threads)
-    out_dir = Path(out_dir)
-    logger = make_logger(out_dir, cfg.name, ctx.is_main)
-    seed_everything(ts.seed)
-    if ts.batch_size < 2 or ts.batch_size % ctx.world_size:
-        raise RadVoiceError(
-            f"batch_size {ts.batch_size} must be ≥ 2 and divisible by the world size {ctx.world_size}"
-        )
-    teacher = load_teacher(Path(teacher_dir), with_text=True, device=ctx.device)
-    student = spec.build(Path(models_root) if models_root else models_dir()).to(ctx.device)
+    run = start_run(cfg.train, out_dir, cfg.name)
+    teacher = load_teacher(Path(teacher_dir), with_text=True, device=run.ctx.device)
+    student = spec.build(Path(models_root) if models_root else models_dir()).to(run.ctx.device)
     data = prepare_data(
-        student,
-        utts,
-        case_labels,
-        loaders,
-        teacher,
-        teacher_dir,
-        cache_dir,
-        logger,
-        ctx,
-        cfg.data.dev_engines,
-    )
+        student, utts, case_labels, loaders, teacher, teacher_dir, cache_dir, run.logger,
+        run.ctx, cfg.data.dev_engines,
+    )  # fmt: skip
     if len(data.train_reports) < 2:
         raise RadVoiceError("need at least 2 spoken training reports with their CT volumes")
-    if lc.distills and lc.query_kd_weight > 0 and not data.train_queries:
-        logger.info("no spoken training queries/prompts: query distillation skipped")
-    log_scale = nn.Parameter(
-        torch.tensor(float(np.log(1.0 / lc.temperature)), device=ctx.device),
-        requires_grad=lc.learn_temperature,
-    )
-    head = _Head(student, log_scale)
-    optimizer = torch.optim.AdamW(
-        _param_groups(student, [log_scale] if lc.learn_temperature else [], ts.lr, ts.weight_decay)
-    )
-    start_step, history = 0, []
-    ckpt_path = out_dir / CHECKPOINT_NAME
-    if resume:
-        state = load_checkpoint(ckpt_path)
-        _load_trainable(student, log_scale, state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_step = int(state["step"])
-        history = list(state.get("history", []))
-        logger.info(f"resumed from {ckpt_path} at step {start_step}")
-    fwd: nn.Module = head
-    if ctx.enabled:
-        fwd = nn.parallel.DistributedDataParallel(
-            head, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None
-        )
-    use_amp = ts.amp and ctx.device.type == "cuda"
-    n_params = sum(p.numel() for p in student.trainable_parameters())
-    if ctx.is_main:
-        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-        logger.info(
-            f"student '{cfg.name}': {len(data.train_reports)} train reports, "
-            f"{len(data.train_queries)} train queries/prompts, {len(data.val_reports)} val "
-            f"reports, {n_params / 1e6:.2f} M trainable, device {ctx.device}, world "
-            f"{ctx.world_size}, kd {lc.kd_weight}, query kd {lc.query_kd_weight}"
-        )
-    bar = None
-    if progress and ctx.is_main:
-        from tqdm import tqdm
+    task = _StudentTask(cfg, spec, student, teacher, data, run, dev_eval)
+    resume_run(run, resume, lambda state: _load_trainable(student, task.log_scale, state))
+    task.start(metric_sources or {}, Path(teacher_dir))
+    final = run_steps(task, run, f"student {cfg.name}", progress, stop_after)
+    result = StudentResult(step=final, history=run.history, seconds=run.timer.elapsed())
+    if run.ctx.is_main:
+        target = Path(export_dir) if export_dir else run.out_dir / "model"
+        task.finish(final, result, target, list(metric_sources or {}))
+    all_reduce_mean(0.0, run.ctx)
+    return result
 
-        bar = tqdm(total=ts.max_steps, initial=start_step, desc=f"student {cfg.name}", leave=False)
+
+class _StudentTask:
+    """One student step (reports + spoken queries through the head, :func:`student_loss_parts`)
+    and its periodic validation and checkpoints, for :func:`run_steps`."""
+
+    def __init__(
+        self, cfg: RunConfig, spec: StudentSpec, student, teacher, data: StudentData,
+        run: RunState, dev_eval: DevEval | None,
+    ) -> None:  # fmt: skip
+        self.cfg, self.spec, self.student, self.teacher = cfg, spec, student, teacher
+        self.data, self.run, self.dev_eval = data, run, dev_eval
+        lc, ts, ctx = spec.loss, cfg.train, run.ctx
+        if lc.distills and lc.query_kd_weight > 0 and not data.train_queries:
+            run.logger.info("no spoken training queries/prompts: query distillation skipped")
+        self.log_scale = nn.Parameter(
+            torch.tensor(float(np.log(1.0 / lc.temperature)), device=ctx.device),
+            requires_grad=lc.learn_temperature,
+        )
+        self.fwd: nn.Module = _Head(student, self.log_scale)
+        extra = [self.log_scale] if lc.learn_temperature else []
+        run.optimizer = torch.optim.AdamW(_param_groups(student, extra, ts.lr, ts.weight_decay))
+        self.use_amp = ts.amp and ctx.device.type == "cuda"
+        self.local_bs = ts.batch_size // ctx.world_size
+        self.qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
+        labels = [data.labels[u.case_id] for u in data.train_reports]
+        self.labels = torch.from_numpy(np.stack(labels)).float()
+        self.is_question = np.array([u.kind == "query" for u in data.train_queries], dtype=bool)
+        self.targets: StudentTargets | None = None
+
+    def start(self, metric_sources: dict[str, dict[str, Any]], teacher_dir: Path) -> None:
+        """DDP wrapping (after a resume), ``config.json``, the summary, the teacher targets."""
+        run, data, lc, ctx = self.run, self.data, self.spec.loss, self.run.ctx
+        self.fwd = wrap_ddp(self.fwd, ctx)
+        if ctx.is_main:
+            (run.out_dir / "config.json").write_text(
+                json.dumps(self.cfg.to_dict(), indent=2) + "\n"
+            )
+            n_params = sum(p.numel() for p in self.student.trainable_parameters())
+            run.logger.info(
+                f"student '{self.cfg.name}': {len(data.train_reports)} train reports, "
+                f"{len(data.train_queries)} train queries/prompts, {len(data.val_reports)} val "
+                f"reports, {n_params / 1e6:.2f} M trainable, device {ctx.device}, world "
+                f"{ctx.world_size}, kd {lc.kd_weight}, query kd {lc.query_kd_weight}"
+            )
+        self.teacher_dir = teacher_dir
+        self.targets = student_targets(
+            self.teacher, lc, data, metric_sources, teacher_dir, run.logger, ctx
+        )
+        self.student.train()
+
+    def train_step(self, step: int) -> dict[str, float]:
+        ts, ctx, data, lc = self.cfg.train, self.run.ctx, self.data, self.spec.loss
+        torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
+        idx = batch_indices(len(data.train_reports), ts.batch_size, step, ts.seed)
+        local = idx[ctx.rank * self.local_bs : (ctx.rank + 1) * self.local_bs]
+        reps = [data.train_reports[i] for i in local]
+        qs = self._queries(step)
+        chunks = augment_chunks(data.features.chunks(reps + qs, ctx.device), self.spec.augment)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            emb = self.fwd(chunks).float()
+        labels = self.labels[torch.from_numpy(idx)].to(ctx.device)
+        scale = self.log_scale.exp().clamp(max=100.0)
+        assert self.targets is not None
+        parts = student_loss_parts(lc, emb, reps, qs, labels, scale, data, self.targets, ctx)
+        opt = self.run.optimizer
+        opt.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        if ts.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.student.trainable_parameters(), ts.grad_clip)
+        opt.step()
+        record = _global_parts(parts, ctx)
+        record.update(step=step + 1, lr=opt.param_groups[0]["lr"], scale=float(scale.detach()))
+        return record
+
+    def _queries(self, step: int) -> list[CorpusUtterance]:
+        """This rank's spoken queries/prompts of ``step`` (none when not distilling them)."""
+        lc, ts, ctx, data = self.spec.loss, self.cfg.train, self.run.ctx, self.data
+        local_q = self.qbs // ctx.world_size
+        if not (lc.distills and lc.query_kd_weight > 0 and data.train_queries and local_q > 0):
+            return []
+        qidx = query_batch_indices(self.is_question, self.qbs, step, ts.seed, lc.question_share)
+        return [data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]]
+
+    def evaluate(self, step: int) -> None:
+        val = validate(self.student, self.data, self.run.ctx.device, self.dev_eval)
+        self.run.logger.info(f"val step {step}: {_fmt(val)}")
+        self.student.train()
+
+    def checkpoint(self, step: int, history: list[dict[str, float]]) -> None:
+        path = self.run.out_dir / CHECKPOINT_NAME
+        _save(path, self.student, self.log_scale, self.run.optimizer, step, self.cfg, history)
+
+    def finish(
+        self, final: int, result: StudentResult, target: Path, metric_data: list[str]
+    ) -> None:
+        """Last checkpoint, the final validation and the export (pinned to its teacher)."""
+        from radvoice.nn.speech_student import teacher_weights_sha256
+
+        run = self.run
+        self.checkpoint(final, run.history)
+        result.val = validate(self.student, self.data, run.ctx.device, self.dev_eval)
+        run.logger.info(f"done: step {final}, {run.timer.elapsed():.0f} s; val {_fmt(result.val)}")
+        self.student.eval()
+        sha = teacher_weights_sha256(self.teacher_dir)
+        self.student.save(target, teacher_sha256=sha)
+        _write_training_info(target, self.cfg, final, result, self.teacher_dir, metric_data)
+        result.model_dir = target
+        run.logger.info(f"exported {target}")
+
+
+@dataclass
+class StudentTargets:
+    """Fixed teacher-side tensors the student's losses compare against."""
+
+    query_protos: torch.Tensor | None  # (18, D) the teacher's spoken-query prototypes
+    prompt_protos: torch.Tensor  # (36, D) its zero-shot prompt embeddings
+    zs_metric: torch.Tensor | None  # the CT metric of the zero-shot distillation
+
+
+def student_targets(
+    teacher, lc: StudentLoss, data: StudentData, metric_sources: dict[str, dict[str, Any]],
+    teacher_dir: Path, logger: Any, ctx: DistContext,
+) -> StudentTargets:  # fmt: skip
     protos = None
     if lc.query_proto_weight > 0:
         if teacher.query_prototypes is None:
             raise RadVoiceError(f"{teacher_dir}: the teacher has no query prototypes")
         protos = F.normalize(teacher.query_prototypes.float(), dim=-1).to(ctx.device)
-    prompt_protos = F.normalize(
-        teacher.prompts.float().reshape(-1, teacher.prompts.shape[-1]), dim=-1
-    )
-    prompt_protos = prompt_protos.to(ctx.device)
+    prompts = teacher.prompts.float().reshape(-1, teacher.prompts.shape[-1])
     zs_metric = None
     if lc.zeroshot_kd_weight > 0:
-        banks = metric_banks(data, metric_sources or {}, logger, ctx)
+        banks = metric_banks(data, metric_sources, logger, ctx)
         zs_metric = ct_metric(banks, teacher.prompts, lc.zeroshot_metric_caps).to(ctx.device)
-    timer = Timer()
-    local_bs = ts.batch_size // ctx.world_size
-    qbs = max(lc.query_batch - lc.query_batch % ctx.world_size, 0)
-    local_q = qbs // ctx.world_size
-    labels_all = torch.from_numpy(
-        np.stack([case_labels[u.case_id] for u in data.train_reports])
-    ).float()
-    is_question = np.array([u.kind == "query" for u in data.train_queries], dtype=bool)
-    step = start_step
-    student.train()
-    for step in range(start_step, ts.max_steps):
-        factor = lr_factor(step, ts.warmup_steps, ts.max_steps)
-        for g in optimizer.param_groups:
-            g["lr"] = g["base_lr"] * factor
-        torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
-        idx = batch_indices(len(data.train_reports), ts.batch_size, step, ts.seed)
-        local = idx[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
-        reps = [data.train_reports[i] for i in local]
-        use_q = lc.distills and lc.query_kd_weight > 0 and data.train_queries and local_q > 0
-        qs: list[Utterance] = []
-        if use_q:
-            qidx = query_batch_indices(is_question, qbs, step, ts.seed, lc.question_share)
-            qs = [
-                data.train_queries[i] for i in qidx[ctx.rank * local_q : (ctx.rank + 1) * local_q]
-            ]
-        chunks = augment_chunks(data.features.chunks(reps + qs, ctx.device), spec.augment)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            emb = fwd(chunks).float()
-        s_rep, s_q = emb[: len(reps)], emb[len(reps) :]
-        ct = data.targets.ct_of([u.case_id for u in reps]).to(ctx.device)
-        s_all = gather_with_grad(s_rep, ctx)
-        ct_all = gather_with_grad(ct, ctx)
-        labels = labels_all[torch.from_numpy(idx)].to(ctx.device)
-        ignore = false_negative_mask(labels) if lc.fn_guard else None
-        scale = log_scale.exp().clamp(max=100.0)
-        parts = {"contrastive": info_nce(s_all, ct_all, scale, ignore)}
-        loss = lc.contrastive_weight * parts["contrastive"]
-        if lc.kd_weight > 0:
-            t_rep = data.targets.text_of([u.text for u in reps]).to(ctx.device)
-            parts["kd"] = distillation_loss(s_rep, t_rep)
-            loss = loss + lc.kd_weight * parts["kd"]
-        if qs:
-            t_q = data.targets.text_of([u.text for u in qs]).to(ctx.device)
-            parts["query_kd"] = distillation_loss(s_q, t_q)
-            loss = loss + lc.query_kd_weight * parts["query_kd"]
-            is_prompt = torch.tensor([u.kind == "prompt" for u in qs], device=ctx.device).float()
-            if lc.query_proto_weight > 0 and protos is not None:
-                w = 1.0 - is_prompt if lc.prompt_proto_weight > 0 else None
-                parts["query_proto"] = prototype_kd(s_q, t_q, protos, lc.proto_temperature, w)
-                loss = loss + lc.query_proto_weight * parts["query_proto"]
-            if lc.prompt_proto_weight > 0:
-                parts["prompt_proto"] = prototype_kd(
-                    s_q, t_q, prompt_protos, lc.proto_temperature, is_prompt
-                )
-                loss = loss + lc.prompt_proto_weight * parts["prompt_proto"]
-            if zs_metric is not None:
-                parts["zeroshot_kd"] = projected_kd(s_q, t_q, zs_metric, is_prompt)
-                loss = loss + lc.zeroshot_kd_weight * parts["zeroshot_kd"]
-        parts["loss"] = loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if ts.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(student.trainable_parameters(), ts.grad_clip)
-        optimizer.step()
-        record = _global_parts(parts, ctx)
-        record.update(
-            step=step + 1, lr=optimizer.param_groups[0]["lr"], scale=float(scale.detach())
-        )
-        history.append(record)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-        if ctx.is_main and ((step + 1) % ts.log_every == 0 or step + 1 == ts.max_steps):
-            txt = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step")
-            logger.info(f"step {step + 1}/{ts.max_steps} {txt} ({timer.elapsed():.0f} s)")
-        if ctx.is_main and ts.eval_every > 0 and (step + 1) % ts.eval_every == 0:
-            logger.info(f"val step {step + 1}: {_fmt(validate(student, data, ctx.device, dev_eval))}")
-            student.train()
-        if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
-            _save(ckpt_path, student, log_scale, optimizer, step + 1, cfg, history)
-        if ts.max_minutes > 0 and _over_time(timer, ts.max_minutes, ctx):
-            logger.info(f"time budget of {ts.max_minutes} min reached at step {step + 1}")
-            break
-        if stop_after is not None and step + 1 >= stop_after:
-            break
-        barrier(ctx)
-    if bar is not None:
-        bar.close()
-    final = max(step + 1, start_step) if ts.max_steps > start_step else start_step
-    result = StudentResult(step=final, history=history, seconds=timer.elapsed())
-    if ctx.is_main:
-        _save(ckpt_path, student, log_scale, optimizer, final, cfg, history)
-        result.val = validate(student, data, ctx.device, dev_eval)
-        logger.info(f"done: step {final}, {timer.elapsed():.0f} s; val {_fmt(result.val)}")
-        target = Path(export_dir) if export_dir else out_dir / "model"
-        student.eval()
-        from radvoice.nn.speech_student import teacher_weights_sha256
+    return StudentTargets(protos, F.normalize(prompts, dim=-1).to(ctx.device), zs_metric)
 
-        student.save(target, teacher_sha256=teacher_weights_sha256(teacher_dir))
-        _write_training_info(target, cfg, final, result, teacher_dir, list(metric_sources or {}))
-        result.model_dir = target
-        logger.info(f"exported {target}")
-    all_reduce_mean(0.0, ctx)
-    return result
+
+def student_loss_parts(
+    lc: StudentLoss, emb: torch.Tensor, reps: list[CorpusUtterance], qs: list[CorpusUtterance],
+    labels: torch.Tensor, scale: torch.Tensor, data: StudentData, tg: StudentTargets,
+    ctx: DistContext,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The student's loss (``"loss"``) and its weighted parts: InfoNCE against the teacher's CT
+    embeddings on the global batch, distillation to the teacher's text of reports and spoken
+    queries, prototype distillation and the zero-shot distillation of spoken prompts."""
+    s_rep, s_q = emb[: len(reps)], emb[len(reps) :]
+    ct = data.targets.ct_of([u.case_id for u in reps]).to(ctx.device)
+    s_all, ct_all = gather_with_grad(s_rep, ctx), gather_with_grad(ct, ctx)
+    ignore = false_negative_mask(labels) if lc.fn_guard else None
+    parts = {"contrastive": info_nce(s_all, ct_all, scale, ignore)}
+    loss = lc.contrastive_weight * parts["contrastive"]
+    if lc.kd_weight > 0:
+        t_rep = data.targets.text_of([u.text for u in reps]).to(ctx.device)
+        parts["kd"] = distillation_loss(s_rep, t_rep)
+        loss = loss + lc.kd_weight * parts["kd"]
+    if qs:
+        t_q = data.targets.text_of([u.text for u in qs]).to(ctx.device)
+        parts["query_kd"] = distillation_loss(s_q, t_q)
+        loss = loss + lc.query_kd_weight * parts["query_kd"]
+        is_prompt = torch.tensor([u.kind == "prompt" for u in qs], device=ctx.device).float()
+        if lc.query_proto_weight > 0 and tg.query_protos is not None:
+            w = 1.0 - is_prompt if lc.prompt_proto_weight > 0 else None
+            parts["query_proto"] = prototype_kd(s_q, t_q, tg.query_protos, lc.proto_temperature, w)
+            loss = loss + lc.query_proto_weight * parts["query_proto"]
+        if lc.prompt_proto_weight > 0:
+            parts["prompt_proto"] = prototype_kd(
+                s_q, t_q, tg.prompt_protos, lc.proto_temperature, is_prompt
+            )
+            loss = loss + lc.prompt_proto_weight * parts["prompt_proto"]
+        if tg.zs_metric is not None:
+            parts["zeroshot_kd"] = projected_kd(s_q, t_q, tg.zs_metric, is_prompt)
+            loss = loss + lc.zeroshot_kd_weight * parts["zeroshot_kd"]
+    parts["loss"] = loss
+    return parts
 
 
 TRAINING_INFO = "training.json"
@@ -587,7 +596,7 @@ def validate(
 
 @torch.no_grad()
 def embed_cached(
-    student, feats: FeatureCache, utts: list[Utterance], device: torch.device, batch: int = 32
+    student, feats: FeatureCache, utts: list[CorpusUtterance], device: torch.device, batch: int = 32
 ) -> torch.Tensor:
     """Student embeddings ``(N, D)`` of cached utterances (CPU float32)."""
     out = []
@@ -610,15 +619,6 @@ def _global_parts(parts: dict[str, torch.Tensor], ctx: DistContext) -> dict[str,
         torch.distributed.all_reduce(vals)
         vals = vals / ctx.world_size
     return dict(zip(parts, vals.tolist(), strict=True))
-
-
-def _over_time(timer: Timer, max_minutes: float, ctx: DistContext) -> bool:
-    over = 1.0 if timer.elapsed() > max_minutes * 60 else 0.0
-    if ctx.enabled:
-        t = torch.tensor([over])
-        torch.distributed.broadcast(t, 0)
-        over = float(t.item())
-    return over > 0
 
 
 def _trainable_state(student, log_scale: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -652,7 +652,7 @@ def _save(path, student, log_scale, optimizer, step, cfg, history) -> None:
     )
 
 
-def load_student_data(spec: str) -> tuple[list[Utterance], dict[str, np.ndarray], dict]:
+def load_student_data(spec: str) -> tuple[list[CorpusUtterance], dict[str, np.ndarray], dict]:
     """``--data``: a student corpus folder, or a CT-RATE folder holding Speech-RATE WAVs.
 
     Returns utterances, labels per case id and a volume loader per case id.

@@ -1,6 +1,6 @@
 """What the speech student trains and is evaluated on: utterances, cached encoder features, targets.
 
-* :class:`Utterance` — one spoken item (report, query or zero-shot prompt) with its speech split,
+* :class:`CorpusUtterance` — one spoken item (report, query or zero-shot prompt) with its speech split,
   the text actually spoken (the distillation target), its case and, for queries and prompts, the
   pathology it is about.
 * :func:`load_utterances` — from a corpus made by :mod:`radvoice.training.student_corpus`, or from
@@ -38,7 +38,9 @@ class StudentDataError(RadVoiceError):
 
 
 @dataclass(frozen=True)
-class Utterance:
+class CorpusUtterance:
+    """One spoken item of a student corpus (a report part, question or prompt) on disk."""
+
     utt_id: str
     path: Path
     kind: str  # "report" | "query" | "prompt"
@@ -58,7 +60,11 @@ class Utterance:
         return PATHOLOGIES.index(self.label)
 
 
-def corpus_utterances(root: Path) -> list[Utterance]:
+Utterance = CorpusUtterance
+"""The old name (:class:`radvoice.audio.Utterance` is a captured recording), kept for imports."""
+
+
+def corpus_utterances(root: Path) -> list[CorpusUtterance]:
     """Utterances of a student corpus (``root/speech/speech_manifest.jsonl`` + item table)."""
     from radvoice.data.speech import read_speech_manifest
     from radvoice.training.student_corpus import ITEMS_NAME, SPEECH_DIR
@@ -83,7 +89,7 @@ def corpus_utterances(root: Path) -> list[Utterance]:
         if not path.is_file():
             continue
         out.append(
-            Utterance(
+            CorpusUtterance(
                 utt_id=row["id"],
                 path=path,
                 kind=meta["kind"],
@@ -113,13 +119,15 @@ def ctrate_utterances(root: Path, reports: dict[str, str], splits: dict[str, str
         if wav is None:
             continue
         split = {"": "train", "test": "test_seen"}.get(splits.get(case_id, ""), splits[case_id])
-        out.append(Utterance(case_id + "_findings", wav, "report", text, split, case_id))
+        out.append(CorpusUtterance(case_id + "_findings", wav, "report", text, split, case_id))
     if not out:
         raise StudentDataError(f"{root}: no Speech-RATE *_findings.wav for any CT-RATE volume")
     return out
 
 
-def select(utts: Iterable[Utterance], split: str, kinds: Sequence[str]) -> list[Utterance]:
+def select(
+    utts: Iterable[CorpusUtterance], split: str, kinds: Sequence[str]
+) -> list[CorpusUtterance]:
     return [u for u in utts if u.split == split and u.kind in kinds]
 
 
@@ -140,13 +148,13 @@ class FeatureCache:
         if self.folder:
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, utt: Utterance) -> Path | None:
+    def _path(self, utt: CorpusUtterance) -> Path | None:
         return self.folder / f"{_digest(utt.utt_id, utt.path)}.pt" if self.folder else None
 
     def ensure(
         self,
         student,
-        utts: Sequence[Utterance],
+        utts: Sequence[CorpusUtterance],
         transform: AudioTransform | None = None,
         batch: int = 8,
         progress: Callable[[int, int], None] | None = None,
@@ -172,11 +180,11 @@ class FeatureCache:
             if progress is not None:
                 progress(min(s + batch, len(todo)), len(todo))
 
-    def has(self, utt: Utterance) -> bool:
+    def has(self, utt: CorpusUtterance) -> bool:
         p = self._path(utt)
         return utt.utt_id in self.memory or (p is not None and p.is_file())
 
-    def _store(self, utt: Utterance, frames: Tensor, lengths: Tensor) -> None:
+    def _store(self, utt: CorpusUtterance, frames: Tensor, lengths: Tensor) -> None:
         self.memory[utt.utt_id] = (frames, lengths)
         p = self._path(utt)
         if p is not None:
@@ -184,7 +192,7 @@ class FeatureCache:
             torch.save({"frames": frames, "lengths": lengths}, tmp)
             tmp.replace(p)
 
-    def get(self, utt: Utterance) -> tuple[Tensor, Tensor]:
+    def get(self, utt: CorpusUtterance) -> tuple[Tensor, Tensor]:
         if utt.utt_id not in self.memory:
             p = self._path(utt)
             if p is None or not p.is_file():
@@ -193,7 +201,7 @@ class FeatureCache:
             self.memory[utt.utt_id] = (d["frames"], d["lengths"])
         return self.memory[utt.utt_id]
 
-    def chunks(self, utts: Sequence[Utterance], device: torch.device) -> list[list[Tensor]]:
+    def chunks(self, utts: Sequence[CorpusUtterance], device: torch.device) -> list[list[Tensor]]:
         """:meth:`SpeechStudent.forward_chunks` input for ``utts``."""
         out = []
         for u in utts:

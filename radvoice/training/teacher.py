@@ -3,6 +3,7 @@ supervision, false-negative guard), DDP under torchrun, resumable, AMP on GPU, s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,26 +18,25 @@ from radvoice.labels import PATHOLOGIES
 from radvoice.nn.clip import ClipDims, CTClip
 from radvoice.nn.losses import query_loss
 from radvoice.nn.zeroshot import PROMPT_TEMPLATES, prompt_texts
-from radvoice.training.cases import CaseRecord, GridCache, split_records
+from radvoice.training.cases import GridCache, TrainingCase, split_records
 from radvoice.training.config import RunConfig
 from radvoice.training.distributed import (
     DistContext,
     all_reduce_mean,
     barrier,
     gather_with_grad,
-    init_distributed,
 )
 from radvoice.training.export import export_teacher, load_trainable_state, trainable_state
 from radvoice.training.loop import (
     CHECKPOINT_NAME,
-    Timer,
+    RunState,
     batch_indices,
-    load_checkpoint,
-    lr_factor,
-    make_logger,
+    resume_run,
+    run_steps,
     save_checkpoint,
-    seed_everything,
+    start_run,
     step_seed,
+    wrap_ddp,
 )
 from radvoice.training.teacher_eval import TeacherEval, evaluate_teacher
 from radvoice.training.text_cache import cached_features
@@ -123,7 +123,7 @@ def _param_groups(clip: CTClip, lr: float, text_lr: float, wd: float) -> list[di
 
 
 def _prepare_grids(
-    records: list[CaseRecord], cache: GridCache, ctx: DistContext, logger: Any
+    records: list[TrainingCase], cache: GridCache, ctx: DistContext, logger: Any
 ) -> None:
     mine = records[ctx.rank :: ctx.world_size]
     for i, r in enumerate(mine):
@@ -136,9 +136,9 @@ def _prepare_grids(
             cache.ensure(r)
 
 
-def train_teacher(  # noqa: C901 - to be split
+def train_teacher(
     cfg: RunConfig,
-    records: list[CaseRecord],
+    records: list[TrainingCase],
     out_dir: Path,
     resume: bool = False,
     cache_dir: Path | None = None,
@@ -149,194 +149,225 @@ def train_teacher(  # noqa: C901 - to be split
 
     ``out_dir`` receives ``train.log``, ``checkpoint.pt``, ``config.json`` and, at the end, the
     exported model in ``export_dir`` (default ``out_dir/model``, registered in its parent).
+    The loop itself is :func:`radvoice.training.loop.run_steps`.
     """
-    ts = cfg.train
-    ctx = init_distributed()
-    if ts.num_threads > 0:
-        torch.set_num_threads(ts.num_threads)
-    out_dir = Path(out_dir)
-    logger = make_logger(out_dir, cfg.name, ctx.is_main)
-    if ctx.is_main:
-        (out_dir / STOP_FILE).unlink(missing_ok=True)
-    seed_everything(ts.seed)
-    train_recs = split_records(records, "train")
-    val_recs = split_records(records, "val")
-    if not train_recs:
+    if not split_records(records, "train"):
         raise RadVoiceError("no training cases (split 'train') in the data")
-    if ts.batch_size < 2 or ts.batch_size % ctx.world_size:
-        raise RadVoiceError(
-            f"batch_size {ts.batch_size} must be ≥ 2 and divisible by the world size {ctx.world_size}"
-        )
-    dims = ClipDims.from_dict(cfg.model)
-    clip = CTClip(dims).to(ctx.device)
-    assert clip.text is not None
-    grid_cache = GridCache(cache_dir if cfg.data.cache_grid else None, dims.grid)
-    _prepare_grids(train_recs + val_recs, grid_cache, ctx, logger)
-
-    frozen = clip.text.frozen_backbone
-    feat_dir = cache_dir if ctx.is_main else None
-    prompt_list = prompt_texts(PATHOLOGIES, PROMPT_TEMPLATES)
-    if ctx.is_main or cache_dir is None:
-        prompt_feats = cached_features(clip.text, prompt_list, feat_dir, "prompts")
-        train_feats = cached_features(clip.text, [r.report for r in train_recs], feat_dir, "train")
-        val_feats = cached_features(clip.text, [r.report for r in val_recs], feat_dir, "val")
-    barrier(ctx)
-    if not ctx.is_main and cache_dir is not None:
-        prompt_feats = cached_features(clip.text, prompt_list, cache_dir, "prompts")
-        train_feats = cached_features(clip.text, [r.report for r in train_recs], cache_dir, "train")
-        val_feats = cached_features(clip.text, [r.report for r in val_recs], cache_dir, "val")
-    if not frozen:
-        logger.info(f"fine-tuning the top {dims.text.n_trainable_layers} MiniLM layer(s)")
-    qdata = (
-        _query_data(clip, feat_dir if ctx.is_main else cache_dir)
-        if dims.loss.query_weight > 0
-        else None
-    )
-    prompt_feats = prompt_feats.to(ctx.device)
-
-    optimizer = torch.optim.AdamW(_param_groups(clip, ts.lr, ts.text_lr, ts.weight_decay))
-    start_step, history = 0, []
-    ckpt_path = out_dir / CHECKPOINT_NAME
-    if resume:
-        state = load_checkpoint(ckpt_path)
-        load_trainable_state(clip, state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_step = int(state["step"])
-        history = list(state.get("history", []))
-        logger.info(f"resumed from {ckpt_path} at step {start_step}")
-    elif ckpt_path.exists() and ctx.is_main:
-        logger.info(f"note: {ckpt_path} exists and will be overwritten (use --resume to continue)")
-
-    fwd: nn.Module = _TeacherForward(clip)
-    if ctx.enabled:
-        fwd = nn.parallel.DistributedDataParallel(
-            fwd, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None
-        )
-    use_amp = ts.amp and ctx.device.type == "cuda"
-    n_params = sum(p.numel() for p in clip.parameters() if p.requires_grad)
-    if ctx.is_main:
-        (out_dir / "config.json").write_text(
-            __import__("json").dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8"
-        )
-        logger.info(
-            f"teacher '{cfg.name}': {len(train_recs)} train / {len(val_recs)} val cases, "
-            f"{n_params / 1e6:.2f} M trainable parameters, device {ctx.device}, "
-            f"world {ctx.world_size}, loss {dims.loss.kind}, disease_weight "
-            f"{dims.loss.disease_weight}, fn_guard {dims.loss.fn_guard}"
-        )
-    if qdata is not None and ctx.is_main:
-        logger.info(f"queries at step {start_step}: {_fmt(query_accuracy(clip, qdata))}")
-    bar = None
-    if progress and ctx.is_main:
-        from tqdm import tqdm
-
-        bar = tqdm(total=ts.max_steps, initial=start_step, desc=f"teacher {cfg.name}", leave=False)
-    timer = Timer()
-    local_bs = ts.batch_size // ctx.world_size
-    fwd.train()
-    step = start_step
-    labels_all = torch.from_numpy(np.stack([r.labels for r in train_recs])).float()
-    for step in range(start_step, ts.max_steps):
-        factor = lr_factor(step, ts.warmup_steps, ts.max_steps)
-        for g in optimizer.param_groups:
-            g["lr"] = g["base_lr"] * factor
-        idx = batch_indices(len(train_recs), ts.batch_size, step, ts.seed)
-        local = idx[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
-        # augmentation drawn for the global batch: the same samples whatever the world size
-        gen = torch.Generator().manual_seed(step_seed(ts.seed, step))
-        offsets = shift_offsets(ts.batch_size, max(ts.augment_shift, 0), gen)
-        offsets = offsets[ctx.rank * local_bs : (ctx.rank + 1) * local_bs]
-        torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
-        grid = torch.stack([grid_cache.get(train_recs[i].case_id) for i in local])
-        grid = shift_augment(grid, ts.augment_shift, offsets).to(ctx.device)
-        feats = train_feats[torch.from_numpy(local)].to(ctx.device) if frozen else None
-        reports = None if frozen else [train_recs[i].report for i in local]
-        q_feats = q_targets = proto_feats = None
-        if qdata is not None:
-            q_pick = torch.randint(0, len(qdata.train_idx), (dims.loss.query_batch,), generator=gen)
-            q_idx = qdata.train_idx[q_pick]
-            q_feats = qdata.feats[q_idx].to(ctx.device)
-            q_targets = qdata.targets[q_idx].to(ctx.device)
-            proto_feats = qdata.proto_feats.to(ctx.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            ct, txt, prompts, q_emb, protos = fwd(
-                grid, feats, reports, prompt_feats, q_feats, proto_feats
-            )
-        ct_all = gather_with_grad(ct.float(), ctx)
-        txt_all = gather_with_grad(txt.float(), ctx)
-        labels = labels_all[torch.from_numpy(idx)].to(ctx.device)
-        parts = clip.losses(
-            ct_all, txt_all, labels, prompts.float() if prompts is not None else None
-        )
-        if q_emb is not None and protos is not None and q_targets is not None:
-            parts["query"] = query_loss(q_emb, protos, q_targets, clip.logit_scale)
-            parts["loss"] = parts["loss"] + dims.loss.query_weight * parts["query"]
-        # Every rank computes the same global loss; all_gather's backward sums the embedding
-        # gradients over ranks and DDP averages parameter gradients, which gives dL/dθ exactly.
-        optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        if ts.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(
-                [p for p in clip.parameters() if p.requires_grad], ts.grad_clip
-            )
-        optimizer.step()
-        with torch.no_grad():
-            clip.log_logit_scale.clamp_(max=float(np.log(100.0)))
-        record = {k: float(v.detach()) for k, v in parts.items()}
-        record["step"] = step + 1
-        record["lr"] = optimizer.param_groups[0]["lr"]
-        record["logit_scale"] = float(clip.logit_scale.detach())
-        history.append(record)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-        if ctx.is_main and ((step + 1) % ts.log_every == 0 or step + 1 == ts.max_steps):
-            parts_txt = " ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("step",))
-            logger.info(f"step {step + 1}/{ts.max_steps} {parts_txt} ({timer.elapsed():.0f} s)")
-        if ctx.is_main and ts.eval_every > 0 and (step + 1) % ts.eval_every == 0 and val_recs:
-            _log_eval(
-                clip, val_recs, grid_cache, prompt_feats, val_feats, frozen, ctx, logger, step + 1
-            )
-            if qdata is not None:
-                logger.info(f"eval step {step + 1}: {_fmt(query_accuracy(clip, qdata))}")
-        if ctx.is_main and ts.checkpoint_every > 0 and (step + 1) % ts.checkpoint_every == 0:
-            _save(ckpt_path, clip, optimizer, step + 1, cfg, history)
-        if _should_stop(timer, ts.max_minutes, out_dir, ctx):
-            logger.info(f"stopping at step {step + 1} (time budget or {STOP_FILE} file)")
-            break
-        barrier(ctx)
-    if bar is not None:
-        bar.close()
-    final_step = max(step + 1, start_step) if ts.max_steps > start_step else start_step
-    result = TrainResult(step=final_step, history=history)
-    if ctx.is_main:
-        _save(ckpt_path, clip, optimizer, final_step, cfg, history)
-        loss_mean = (
-            np.mean([h["loss"] for h in history[-ts.log_every :]]) if history else float("nan")
-        )
-        logger.info(
-            f"done: step {final_step}, recent loss {loss_mean:.4f}, {timer.elapsed():.0f} s"
-        )
-        eval_recs = val_recs or train_recs
-        eval_feats = val_feats if val_recs else train_feats
-        with torch.no_grad():
-            prompts = clip.prompt_embeddings(prompt_feats, len(PATHOLOGIES)).float()
-        ev = evaluate_teacher(
-            clip, eval_recs, grid_cache, prompts, eval_feats if frozen else None, ctx.device
-        )
-        result.eval = ev
-        logger.info("final eval on " + ("val" if val_recs else "train") + ": " + _fmt(ev.summary()))
-        if qdata is not None:
-            logger.info("final query eval: " + _fmt(query_accuracy(clip, qdata)))
-        result.model_dir = export_teacher(
-            clip, prompts, ev, export_dir or out_dir / "model", cfg, final_step
-        )
-        logger.info(f"exported {result.model_dir}")
-    all_reduce_mean(0.0, ctx)
+    run = start_run(cfg.train, out_dir, cfg.name)
+    task = _TeacherTask(cfg, _teacher_data(cfg, records, cache_dir, run), run)
+    resume_run(run, resume, lambda state: load_trainable_state(task.d.clip, state))
+    task.start()
+    final = run_steps(task, run, f"teacher {cfg.name}", progress)
+    result = TrainResult(step=final, history=run.history)
+    if run.ctx.is_main:
+        task.finish(final, result, export_dir or run.out_dir / "model")
+    all_reduce_mean(0.0, run.ctx)
     return result
 
 
-STOP_FILE = "STOP"
+@dataclass
+class _TeacherData:
+    """The model and everything a teacher step reads, prepared once per run."""
+
+    clip: CTClip
+    dims: ClipDims
+    train_recs: list[TrainingCase]
+    val_recs: list[TrainingCase]
+    grids: GridCache
+    prompt_feats: torch.Tensor
+    train_feats: torch.Tensor
+    val_feats: torch.Tensor
+    qdata: QueryData | None
+    labels: torch.Tensor  # (n_train, 18)
+
+    @property
+    def frozen(self) -> bool:
+        assert self.clip.text is not None
+        return self.clip.text.frozen_backbone
+
+
+def _teacher_data(
+    cfg: RunConfig, records: list[TrainingCase], cache_dir: Path | None, run: RunState
+) -> _TeacherData:
+    """Model (initialised after the seed), grid cache and frozen text features; rank 0 fills
+    the caches first, the other ranks read them."""
+    ctx, logger = run.ctx, run.logger
+    train_recs, val_recs = split_records(records, "train"), split_records(records, "val")
+    dims = ClipDims.from_dict(cfg.model)
+    clip = CTClip(dims).to(ctx.device)
+    assert clip.text is not None
+    grids = GridCache(cache_dir if cfg.data.cache_grid else None, dims.grid)
+    _prepare_grids(train_recs + val_recs, grids, ctx, logger)
+    prompt_list = prompt_texts(PATHOLOGIES, PROMPT_TEMPLATES)
+    texts = {"prompts": prompt_list, "train": [r.report for r in train_recs]}
+    texts["val"] = [r.report for r in val_recs]
+    feats: dict[str, torch.Tensor] = {}
+    if ctx.is_main or cache_dir is None:
+        feat_dir = cache_dir if ctx.is_main else None
+        feats = {k: cached_features(clip.text, v, feat_dir, k) for k, v in texts.items()}
+    barrier(ctx)
+    if not ctx.is_main and cache_dir is not None:
+        feats = {k: cached_features(clip.text, v, cache_dir, k) for k, v in texts.items()}
+    if not clip.text.frozen_backbone:
+        logger.info(f"fine-tuning the top {dims.text.n_trainable_layers} MiniLM layer(s)")
+    qdata = _query_data(clip, cache_dir) if dims.loss.query_weight > 0 else None
+    labels = torch.from_numpy(np.stack([r.labels for r in train_recs])).float()
+    return _TeacherData(
+        clip, dims, train_recs, val_recs, grids, feats["prompts"].to(ctx.device),
+        feats["train"], feats["val"], qdata, labels,
+    )  # fmt: skip
+
+
+class _TeacherTask:
+    """One teacher step (CT + report + prompt embeddings, CLIP losses + query loss) and its
+    periodic evaluation and checkpoints, for :func:`run_steps`."""
+
+    def __init__(self, cfg: RunConfig, data: _TeacherData, run: RunState) -> None:
+        self.cfg, self.d, self.run = cfg, data, run
+        ts = cfg.train
+        run.optimizer = torch.optim.AdamW(
+            _param_groups(data.clip, ts.lr, ts.text_lr, ts.weight_decay)
+        )
+        self.fwd: nn.Module = _TeacherForward(data.clip)
+        self.use_amp = ts.amp and run.ctx.device.type == "cuda"
+
+    def start(self) -> None:
+        """DDP wrapping (after a resume), ``config.json`` and the run's summary in the log."""
+        d, run = self.d, self.run
+        self.fwd = wrap_ddp(self.fwd, run.ctx)
+        if run.ctx.is_main:
+            (run.out_dir / "config.json").write_text(
+                json.dumps(self.cfg.to_dict(), indent=2) + "\n", encoding="utf-8"
+            )
+            n_params = sum(p.numel() for p in d.clip.parameters() if p.requires_grad)
+            run.logger.info(
+                f"teacher '{self.cfg.name}': {len(d.train_recs)} train / {len(d.val_recs)} val "
+                f"cases, {n_params / 1e6:.2f} M trainable parameters, device {run.ctx.device}, "
+                f"world {run.ctx.world_size}, loss {d.dims.loss.kind}, disease_weight "
+                f"{d.dims.loss.disease_weight}, fn_guard {d.dims.loss.fn_guard}"
+            )
+            if d.qdata is not None:
+                q = _fmt(query_accuracy(d.clip, d.qdata))
+                run.logger.info(f"queries at step {run.start_step}: {q}")
+        self.fwd.train()
+
+    def train_step(self, step: int) -> dict[str, float]:
+        ctx, d = self.run.ctx, self.d
+        idx, grid, gen = self._batch(step)
+        local = idx[ctx.rank * self._local_bs : (ctx.rank + 1) * self._local_bs]
+        feats = d.train_feats[torch.from_numpy(local)].to(ctx.device) if d.frozen else None
+        reports = None if d.frozen else [d.train_recs[i].report for i in local]
+        q_feats = q_targets = proto_feats = None
+        if d.qdata is not None:
+            pick = torch.randint(
+                0, len(d.qdata.train_idx), (d.dims.loss.query_batch,), generator=gen
+            )
+            q_idx = d.qdata.train_idx[pick]
+            q_feats, q_targets = d.qdata.feats[q_idx].to(ctx.device), d.qdata.targets[q_idx]
+            q_targets, proto_feats = q_targets.to(ctx.device), d.qdata.proto_feats.to(ctx.device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            ct, txt, prompts, q_emb, protos = self.fwd(
+                grid, feats, reports, d.prompt_feats, q_feats, proto_feats
+            )
+        parts = teacher_loss_parts(
+            d, ct, txt, prompts, d.labels[torch.from_numpy(idx)].to(ctx.device), ctx,
+            (q_emb, protos, q_targets),
+        )  # fmt: skip
+        # Every rank computes the same global loss; all_gather's backward sums the embedding
+        # gradients over ranks and DDP averages parameter gradients, which gives dL/dθ exactly.
+        self._optimise(parts["loss"])
+        record = {k: float(v.detach()) for k, v in parts.items()}
+        record["step"] = step + 1
+        record["lr"] = self.run.optimizer.param_groups[0]["lr"]
+        record["logit_scale"] = float(d.clip.logit_scale.detach())
+        return record
+
+    @property
+    def _local_bs(self) -> int:
+        return self.cfg.train.batch_size // self.run.ctx.world_size
+
+    def _batch(self, step: int) -> tuple[np.ndarray, torch.Tensor, torch.Generator]:
+        """The global batch of ``step``, this rank's shifted grids and the step's generator;
+        augmentation is drawn for the global batch (the same samples whatever the world size)."""
+        ts, ctx, d, bs = self.cfg.train, self.run.ctx, self.d, self._local_bs
+        idx = batch_indices(len(d.train_recs), ts.batch_size, step, ts.seed)
+        local = idx[ctx.rank * bs : (ctx.rank + 1) * bs]
+        gen = torch.Generator().manual_seed(step_seed(ts.seed, step))
+        offsets = shift_offsets(ts.batch_size, max(ts.augment_shift, 0), gen)
+        offsets = offsets[ctx.rank * bs : (ctx.rank + 1) * bs]
+        torch.manual_seed(step_seed(ts.seed, step, ctx.rank))
+        grid = torch.stack([d.grids.get(d.train_recs[i].case_id) for i in local])
+        return idx, shift_augment(grid, ts.augment_shift, offsets).to(ctx.device), gen
+
+    def _optimise(self, loss: torch.Tensor) -> None:
+        opt, clip, clip_norm = self.run.optimizer, self.d.clip, self.cfg.train.grad_clip
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm > 0:
+            params = [p for p in clip.parameters() if p.requires_grad]
+            torch.nn.utils.clip_grad_norm_(params, clip_norm)
+        opt.step()
+        with torch.no_grad():
+            clip.log_logit_scale.clamp_(max=float(np.log(100.0)))
+
+    def evaluate(self, step: int) -> None:
+        d, run = self.d, self.run
+        if not d.val_recs:
+            return
+        _log_eval(
+            d.clip, d.val_recs, d.grids, d.prompt_feats, d.val_feats, d.frozen, run.ctx,
+            run.logger, step,
+        )  # fmt: skip
+        if d.qdata is not None:
+            run.logger.info(f"eval step {step}: {_fmt(query_accuracy(d.clip, d.qdata))}")
+
+    def checkpoint(self, step: int, history: list[dict[str, float]]) -> None:
+        run = self.run
+        _save(run.out_dir / CHECKPOINT_NAME, self.d.clip, run.optimizer, step, self.cfg, history)
+
+    def finish(self, final: int, result: TrainResult, export_dir: Path) -> None:
+        """Last checkpoint, the final evaluation (val, else train) and the export."""
+        d, run, ts = self.d, self.run, self.cfg.train
+        self.checkpoint(final, run.history)
+        recent = run.history[-ts.log_every :]
+        loss_mean = np.mean([h["loss"] for h in recent]) if recent else float("nan")
+        run.logger.info(
+            f"done: step {final}, recent loss {loss_mean:.4f}, {run.timer.elapsed():.0f} s"
+        )
+        on_val = bool(d.val_recs)
+        with torch.no_grad():
+            prompts = d.clip.prompt_embeddings(d.prompt_feats, len(PATHOLOGIES)).float()
+        feats = (d.val_feats if on_val else d.train_feats) if d.frozen else None
+        recs = d.val_recs if on_val else d.train_recs
+        result.eval = evaluate_teacher(d.clip, recs, d.grids, prompts, feats, run.ctx.device)
+        run.logger.info(
+            f"final eval on {'val' if on_val else 'train'}: {_fmt(result.eval.summary())}"
+        )
+        if d.qdata is not None:
+            run.logger.info("final query eval: " + _fmt(query_accuracy(d.clip, d.qdata)))
+        result.model_dir = export_teacher(d.clip, prompts, result.eval, export_dir, self.cfg, final)
+        run.logger.info(f"exported {result.model_dir}")
+
+
+def teacher_loss_parts(
+    d: _TeacherData,
+    ct: torch.Tensor,
+    txt: torch.Tensor,
+    prompts: torch.Tensor | None,
+    labels: torch.Tensor,
+    ctx: DistContext,
+    query: tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None],
+) -> dict[str, torch.Tensor]:
+    """The teacher's loss and its parts: the CLIP losses on the global batch (embeddings
+    gathered with gradients) + the spoken-query loss, weighted."""
+    ct_all = gather_with_grad(ct.float(), ctx)
+    txt_all = gather_with_grad(txt.float(), ctx)
+    parts = d.clip.losses(ct_all, txt_all, labels, prompts.float() if prompts is not None else None)
+    q_emb, protos, q_targets = query
+    if q_emb is not None and protos is not None and q_targets is not None:
+        parts["query"] = query_loss(q_emb, protos, q_targets, d.clip.logit_scale)
+        parts["loss"] = parts["loss"] + d.dims.loss.query_weight * parts["query"]
+    return parts
 
 
 @dataclass
@@ -382,25 +413,13 @@ def query_accuracy(clip: CTClip, q: QueryData) -> dict[str, float]:
     }
 
 
-def _should_stop(timer: Timer, max_minutes: float, out_dir: Path, ctx: DistContext) -> bool:
-    """Time budget spent or ``out_dir/STOP`` present; the same decision on every rank (rank 0's)."""
-    over = float(
-        (max_minutes > 0 and timer.elapsed() > max_minutes * 60) or (out_dir / STOP_FILE).exists()
-    )
-    if ctx.enabled:
-        t = torch.tensor([over])
-        torch.distributed.broadcast(t, 0)
-        over = float(t.item())
-    return over > 0
-
-
 def _fmt(summary: dict[str, float]) -> str:
     return " ".join(f"{k} {v:.4f}" for k, v in summary.items())
 
 
 def _log_eval(
     clip: CTClip,
-    val_recs: list[CaseRecord],
+    val_recs: list[TrainingCase],
     cache: GridCache,
     prompt_feats: torch.Tensor,
     val_feats: torch.Tensor,

@@ -12,7 +12,7 @@ from radvoice.labels import PATHOLOGIES
 from radvoice.metrics import classification_report, label_jaccard_at_k, recall_at_k
 from radvoice.nn.clip import CTClip
 from radvoice.nn.zeroshot import roc_thresholds, zero_shot_probabilities
-from radvoice.training.cases import CaseRecord, GridCache
+from radvoice.training.cases import GridCache, TrainingCase
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TeacherEval:
 @torch.no_grad()
 def embed_cases(
     model: CTClip,
-    records: list[CaseRecord],
+    records: list[TrainingCase],
     cache: GridCache,
     text_features: torch.Tensor | None,
     device: torch.device,
@@ -60,7 +60,7 @@ def embed_cases(
 
 def evaluate_teacher(
     model: CTClip,
-    records: list[CaseRecord],
+    records: list[TrainingCase],
     cache: GridCache,
     prompts: torch.Tensor,
     text_features: torch.Tensor | None,
@@ -84,7 +84,7 @@ def evaluate_teacher(
 
 
 def evaluate_model_dir(
-    model_dir: Path, records: list[CaseRecord], cache_dir: Path | None = None
+    model_dir: Path, records: list[TrainingCase], cache_dir: Path | None = None
 ) -> TeacherEval:
     """Held-out evaluation of an exported teacher with its own (validation) thresholds."""
     from radvoice.nn.clip import load_teacher

@@ -10,7 +10,7 @@ import numpy as np
 
 from radvoice.imaging.volume import Volume
 from radvoice.labels import NUM_PATHOLOGIES, PATHOLOGIES
-from radvoice.training.cases import CaseRecord
+from radvoice.training.cases import TrainingCase
 
 TOY_SHAPE = (24, 40, 40)  # (nz, ny, nx)
 TOY_SPACING = (9.0, 9.0, 13.0)
@@ -48,7 +48,7 @@ def toy_report(labels: np.ndarray) -> str:
     return "Findings: " + " ".join(f"There is {p.lower()}." for p in present)
 
 
-def toy_records(n: int, seed: int = 0, p_finding: float = 0.3) -> list[CaseRecord]:
+def toy_records(n: int, seed: int = 0, p_finding: float = 0.3) -> list[TrainingCase]:
     """``n`` toy cases (no split assigned); volumes are rebuilt on demand."""
     rng = np.random.default_rng(seed)
     out = []
@@ -57,7 +57,7 @@ def toy_records(n: int, seed: int = 0, p_finding: float = 0.3) -> list[CaseRecor
         labels[:N_TOY_FINDINGS] = rng.random(N_TOY_FINDINGS) < p_finding
         case_seed = seed * 100_003 + i
         out.append(
-            CaseRecord(
+            TrainingCase(
                 case_id=f"toy{seed}_{i:05d}",
                 report=toy_report(labels),
                 labels=labels,

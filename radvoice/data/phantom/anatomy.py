@@ -25,7 +25,10 @@ def _gauge(x, y, a, b_ant, b_post, p: float):
     return (np.abs(x / a) ** p + np.abs(y / b) ** p) ** (1.0 / p)
 
 
-class _Builder:
+class ChestBuilder:
+    """Builds one normal chest on a grid, layer by layer; :mod:`radvoice.data.phantom.lungs`
+    renders the lungs from its fields (``g``, ``p``, the coordinate arrays and masks)."""
+
     def __init__(self, rng: np.random.Generator, grid: Grid, params: PatientParams):
         self.rng, self.g, self.p = rng, grid, params
         self.X, self.Y, self.Z = grid.x, grid.y, grid.z
@@ -446,4 +449,7 @@ def build_chest(
     rng: np.random.Generator, grid: Grid, params: PatientParams
 ) -> tuple[np.ndarray, Chest]:
     """Render a normal chest: ``(hu float32 (nz, ny, nx), Chest)``."""
-    return _Builder(rng, grid, params).build()
+    return ChestBuilder(rng, grid, params).build()
+
+
+_Builder = ChestBuilder  # the old private name, kept for existing imports

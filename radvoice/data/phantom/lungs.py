@@ -12,7 +12,7 @@ from radvoice.data.phantom.trees import grow_tree, offset_tree
 from radvoice.labels import PATHOLOGIES
 
 if TYPE_CHECKING:
-    from radvoice.data.phantom.anatomy import _Builder
+    from radvoice.data.phantom.anatomy import ChestBuilder
 
 # the procedural phantom can show every CT-RATE finding
 SYNTHETIC_SUPPORTED = frozenset(PATHOLOGIES)
@@ -42,7 +42,7 @@ def lobe_map(
     return lobes
 
 
-def _hilum(b: _Builder, lungs: np.ndarray, side: int, y_h: float, z_h: float) -> np.ndarray:
+def _hilum(b: ChestBuilder, lungs: np.ndarray, side: int, y_h: float, z_h: float) -> np.ndarray:
     g = b.g
     slab = (np.abs(g.z - z_h) < 15) & (np.abs(g.y - y_h) < 25) & (lungs == side)
     k, _j, i = np.nonzero(slab)
@@ -54,7 +54,7 @@ def _hilum(b: _Builder, lungs: np.ndarray, side: int, y_h: float, z_h: float) ->
     return np.array([float(x), y_h, z_h])
 
 
-def render_lungs(b: _Builder) -> Chest:
+def render_lungs(b: ChestBuilder) -> Chest:
     g, hu, rng, p = b.g, b.hu, b.rng, b.p
     lungish = (b.rho_c < b.lung_scale * 0.985) & (b.Z > b.z_d + 1.0) & b.body & ~b.mediastinum_mask
     lungs = np.zeros(g.shape, np.int8)
