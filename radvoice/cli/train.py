@@ -151,18 +151,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_question(args: argparse.Namespace) -> int:
+    from radvoice.training.question_head import train_question_cli
+
+    return _train_head(args, "question", train_question_cli, 600, "student with its question head")
+
+
+def _train_head(args: argparse.Namespace, what: str, train_cli, steps: int, written: str) -> int:
+    """``train question|commands``: a head beside a trained student, its report printed."""
     import json
 
     from radvoice.cli.main import UserError
-    from radvoice.training.question_head import train_question_cli
 
     if not args.student or not args.out or len(args.data) != 1:
-        raise UserError("train question needs --student DIR, one --data CORPUS and --out DIR")
+        raise UserError(f"train {what} needs --student DIR, one --data CORPUS and --out DIR")
     if not Path(args.student).is_dir():
         raise UserError(f"student folder not found: {args.student}")
-    steps = args.max_steps if args.max_steps is not None else 600
-    report = train_question_cli(args.student, args.data[0], args.out, steps)
-    print(f"student with its question head written to {args.out}")
+    steps = args.max_steps if args.max_steps is not None else steps
+    report = train_cli(args.student, args.data[0], args.out, steps)
+    print(f"{written} written to {args.out}")
     print(json.dumps(report, indent=2))
     return 0
 
@@ -210,17 +216,6 @@ def _default_backgrounds() -> tuple[str, ...]:
 
 
 def _train_commands(args: argparse.Namespace) -> int:
-    import json
-
-    from radvoice.cli.main import UserError
     from radvoice.eval.commands_eval import train_commands_cli
 
-    if not args.student or not args.out or len(args.data) != 1:
-        raise UserError("train commands needs --student DIR, one --data CORPUS and --out DIR")
-    if not Path(args.student).is_dir():
-        raise UserError(f"student folder not found: {args.student}")
-    steps = args.max_steps if args.max_steps is not None else 1500
-    report = train_commands_cli(args.student, args.data[0], args.out, steps)
-    print(f"command head written to {args.out}")
-    print(json.dumps(report, indent=2))
-    return 0
+    return _train_head(args, "commands", train_commands_cli, 1500, "command head")
