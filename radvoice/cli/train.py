@@ -208,11 +208,14 @@ def _train_ct(args: argparse.Namespace) -> int:
 
 
 def _default_backgrounds() -> tuple[str, ...]:
-    here = Path(__file__).resolve().parents[2]
-    for cand in (here.parent / "shared/data/ct", Path.cwd().parent / "shared/data/ct"):
-        if (cand / "lung1_image.nrrd").is_file():
-            return (str((cand / "lung1_image.nrrd").resolve()),)
-    return ()
+    """lung1 when ``../shared/data/ct`` is there (the data CLI's lookup), else none."""
+    from radvoice.cli.data import _real_background_path
+    from radvoice.cli.main import UserError
+
+    try:
+        return (str(_real_background_path()),)
+    except UserError:
+        return ()
 
 
 def _train_commands(args: argparse.Namespace) -> int:
